@@ -1,0 +1,151 @@
+"""Wireless M-Bus data link layer, EN 13757-4 §5 and §12.
+
+Frames arrive from the L byte in one of three shapes: frame format A with block
+CRCs, frame format B with block CRCs, or with the CRCs already removed (what most
+sticks deliver). :func:`strip_crcs` finds out which and returns the CRC-free
+frame; :func:`parse_dll` reads the 10-byte header ``L C M(2) ID(4) Ver Type``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .crc import crc16
+from .errors import CrcError, LengthError
+from .telegram import Address
+
+FrameFormat = Literal["A", "B", "none"]
+
+DLL_SIZE = 10
+"""L, C, M(2), ID(4), version, device type."""
+
+
+def manufacturer_code(value: int) -> str:
+    """Three letters from the 15-bit manufacturer field (EN 13757-7 §7.5.2, FLAG association)."""
+    return "".join(chr(((value >> shift) & 0x1F) + 64) for shift in (10, 5, 0))
+
+
+def manufacturer_value(code: str) -> int:
+    """Inverse of :func:`manufacturer_code`."""
+    a, b, c = (ord(ch.upper()) - 64 for ch in code)
+    return (a << 10) | (b << 5) | c
+
+
+def decode_id(raw: bytes | bytearray | memoryview) -> str:
+    """Eight BCD digits sent LSB byte first; non-BCD nibbles stay as hex digits."""
+    return bytes(raw[::-1]).hex().upper()
+
+
+def wireless_address(data: bytes | bytearray | memoryview, offset: int) -> Address:
+    """Address in link-layer order: M(2) ID(4) version type."""
+    m = data[offset] | (data[offset + 1] << 8)
+    return Address(
+        manufacturer=manufacturer_code(m),
+        id=decode_id(data[offset + 2 : offset + 6]),
+        version=data[offset + 6],
+        device_type=data[offset + 7],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Dll:
+    """The wM-Bus link-layer header."""
+
+    length: int
+    c_field: int
+    address: Address
+    address_bytes: bytes
+    """M(2) ID(4) Ver Type as sent: the first 8 bytes of mode-5 IVs and ELL counters."""
+
+
+def format_a_length(l_field: int) -> int:
+    """Total bytes of a format-A frame with CRCs for this L field (EN 13757-4 §5.4.2)."""
+    rest = l_field - 9
+    return 12 + rest + 2 * ((rest + 15) // 16)
+
+
+def _strip_a(raw: bytes) -> bytes:
+    """Remove format-A block CRCs (first block 10 bytes, then blocks of 16), verifying each."""
+    l_field = raw[0]
+    total = format_a_length(l_field)
+    if len(raw) < total:
+        raise LengthError(f"format A frame with L={l_field} needs {total} bytes, got {len(raw)}")
+    out = bytearray(raw[:10])
+    pos = 12
+    end = total
+    while pos < end:
+        block_end = min(pos + 16, end - 2)
+        crc = (raw[block_end] << 8) | raw[block_end + 1]
+        if crc16(raw, pos, block_end) != crc:
+            raise CrcError(f"format A block CRC mismatch at byte {block_end}")
+        out += raw[pos:block_end]
+        pos = block_end + 2
+    return bytes(out)
+
+
+def _format_b_crc_ok(raw: bytes) -> bool:
+    l_field = raw[0]
+    total = l_field + 1
+    if l_field < 12 or len(raw) < total:
+        return False
+    first_end = min(total, 128) - 2
+    if crc16(raw, 0, first_end) != (raw[first_end] << 8) | raw[first_end + 1]:
+        return False
+    if total > 128:
+        return crc16(raw, 128, total - 2) == (raw[total - 2] << 8) | raw[total - 1]
+    return True
+
+
+def _strip_b(raw: bytes) -> bytes:
+    """Remove format-B CRCs (after the first 126 data bytes and at the end) and fix L."""
+    l_field = raw[0]
+    total = l_field + 1
+    first_end = min(total, 128) - 2
+    out = bytearray(raw[:first_end])
+    removed = 2
+    if total > 128:
+        out += raw[128 : total - 2]
+        removed = 4
+    out[0] = l_field - removed
+    return bytes(out)
+
+
+def strip_crcs(raw: bytes, frame_format: FrameFormat | None = None) -> tuple[bytes, FrameFormat]:
+    """The frame without DLL CRCs, and the format it arrived in.
+
+    With ``frame_format`` None the format is detected: a matching first-block
+    CRC means format A (every block must then match), a matching format-B CRC
+    means format B, anything else is taken as already stripped. Trailing bytes
+    after L (RSSI appended by some sticks) are cut off.
+    """
+    if len(raw) < DLL_SIZE + 1:
+        raise LengthError(f"a wM-Bus frame has at least 11 bytes, got {len(raw)}")
+    l_field = raw[0]
+    if l_field < DLL_SIZE:
+        raise LengthError(f"L field {l_field} is too small for a wM-Bus header")
+    if frame_format == "A" or (
+        frame_format is None and len(raw) >= 12 and crc16(raw, 0, 10) == (raw[10] << 8) | raw[11]
+    ):
+        return _strip_a(raw), "A"
+    if frame_format == "B":
+        if not _format_b_crc_ok(raw):
+            raise CrcError("format B CRC mismatch")
+        return _strip_b(raw), "B"
+    if frame_format is None and len(raw) == l_field + 1 and _format_b_crc_ok(raw):
+        return _strip_b(raw), "B"
+    if len(raw) < l_field + 1:
+        raise LengthError(f"L field says {l_field + 1} bytes, got {len(raw)}")
+    return raw[: l_field + 1], "none"
+
+
+def parse_dll(frame: bytes) -> Dll:
+    """The link-layer header of a CRC-free frame (EN 13757-4 §12.5)."""
+    if len(frame) < DLL_SIZE + 1:
+        raise LengthError("frame ends inside the link-layer header")
+    return Dll(
+        length=frame[0],
+        c_field=frame[1],
+        address=wireless_address(frame, 2),
+        address_bytes=bytes(frame[2:10]),
+    )
