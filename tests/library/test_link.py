@@ -56,7 +56,8 @@ def make_format_b(frame: bytes) -> bytes:
     return _with_crc(bytes(body[:126])) + _with_crc(bytes(body[126:]))
 
 
-PLAIN = bytes.fromhex("2E4493157856341233037A2A0020255923C95AAA26D1B2E7493B013EC4A6F6D3529B520EDFF0EA6DEFC99D6D69EBF3")
+# A synthetic frame: L C M(ELS) ID 12345678 v0x33 gas, CI 7A, then 32 arbitrary payload bytes.
+PLAIN = bytes.fromhex("2E44931578563412330" "37A2A002025") + bytes(range(32))
 
 
 def test_format_a_detected_and_stripped() -> None:

@@ -28,6 +28,9 @@ class Address:
         return device_type_name(self.device_type)
 
 
+_APPLICATION_STATES: tuple[Literal["ok", "busy", "error", "alarm"], ...] = ("ok", "busy", "error", "alarm")
+
+
 @dataclass(frozen=True, slots=True)
 class Status:
     """TPL status byte, EN 13757-7 §7.5.6 / OMS Vol2 Table 8."""
@@ -36,7 +39,7 @@ class Status:
 
     @property
     def application(self) -> Literal["ok", "busy", "error", "alarm"]:
-        return ("ok", "busy", "error", "alarm")[self.raw & 0x03]  # type: ignore[return-value]
+        return _APPLICATION_STATES[self.raw & 0x03]
 
     @property
     def power_low(self) -> bool:
