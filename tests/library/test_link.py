@@ -57,7 +57,7 @@ def make_format_b(frame: bytes) -> bytes:
 
 
 # A synthetic frame: L C M(ELS) ID 12345678 v0x33 gas, CI 7A, then 32 arbitrary payload bytes.
-PLAIN = bytes.fromhex("2E44931578563412330" "37A2A002025") + bytes(range(32))
+PLAIN = bytes.fromhex("2E4493157856341233037A2A002025") + bytes(range(32))
 
 
 def test_format_a_detected_and_stripped() -> None:

@@ -21,9 +21,19 @@ DLL_SIZE = 10
 """L, C, M(2), ID(4), version, device type."""
 
 
+def _letters(value: int) -> str:
+    return "".join(chr(((value >> shift) & 0x1F) + 64) for shift in (10, 5, 0))
+
+
+_MANUFACTURERS: dict[int, str] = {}
+
+
 def manufacturer_code(value: int) -> str:
     """Three letters from the 15-bit manufacturer field (EN 13757-7 §7.5.2, FLAG association)."""
-    return "".join(chr(((value >> shift) & 0x1F) + 64) for shift in (10, 5, 0))
+    code = _MANUFACTURERS.get(value)
+    if code is None:
+        code = _MANUFACTURERS[value] = _letters(value)
+    return code
 
 
 def manufacturer_value(code: str) -> int:
@@ -125,7 +135,12 @@ def strip_crcs(raw: bytes, frame_format: FrameFormat | None = None) -> tuple[byt
     if l_field < DLL_SIZE:
         raise LengthError(f"L field {l_field} is too small for a wM-Bus header")
     if frame_format == "A" or (
-        frame_format is None and len(raw) >= 12 and crc16(raw, 0, 10) == (raw[10] << 8) | raw[11]
+        frame_format is None
+        and (
+            # exactly the length of a format-A frame (and not of a stripped one): A, CRCs checked
+            len(raw) == format_a_length(l_field) != l_field + 1
+            or (len(raw) >= 12 and crc16(raw, 0, 10) == (raw[10] << 8) | raw[11])
+        )
     ):
         return _strip_a(raw), "A"
     if frame_format == "B":

@@ -64,11 +64,19 @@ def open_mode7(
     id_bytes: bytes,
     key: bytes | None,
 ) -> bytes:
-    """Verify the AFL CMAC with Kmac, then AES-128-CBC decrypt with Kenc and IV 0."""
+    """Verify the AFL CMAC with Kmac, then AES-128-CBC decrypt with Kenc and IV 0.
+
+    Without a key, a payload that already starts with 2F2F is returned as is (the
+    caller marks it unauthenticated); with a key the MAC must verify.
+    """
+    if key is None:
+        if payload[:2] == FILLER:
+            # Stored already decrypted (captures, corpora). Never authenticated: with a key
+            # configured for the meter the MAC below is mandatory.
+            return payload
+        raise NoKeyError("telegram is encrypted (mode 7) and no key is known for this meter")
     if afl is None or not afl.mac:
         raise MacError("mode 7 telegram carries no AFL MAC: rejected")
-    if key is None:
-        raise NoKeyError("telegram is encrypted (mode 7) and no key is known for this meter")
     if config.kdf not in (0, 1):
         raise UnsupportedError(f"mode 7 key derivation {config.kdf} is not supported")
     counter = config.counter if config.counter is not None else afl.counter

@@ -37,8 +37,9 @@ _DRIVERS = (
     "cul",
     "rtlwmbus",
     "rtl433",
-    "lines",
     "hexlines",
+    "replay",
+    "mbus_master",
 )
 """Driver modules of this package, imported for their registration."""
 

@@ -1,0 +1,232 @@
+"""The decode pipeline: link -> ELL -> AFL -> TPL -> security -> APL.
+
+:class:`Decoder` keeps what decoding needs across telegrams (keys, learnt
+compact-frame formats, AFL fragments). For any byte string ``decode`` returns a
+:class:`Telegram` or raises an :class:`OmsError` subclass: every other exception
+would be a bug.
+"""
+
+from __future__ import annotations
+
+from .afl import AFL_CI, Afl, FragmentBuffer, parse_afl
+from .apl import Apl, parse_apl
+from .compact import FormatCache, parse_compact
+from .ell import ELL_CI, Ell, open_payload, parse_ell
+from .errors import IncompleteError, LengthError, MalformedError, OmsError, UnsupportedError
+from .keyring import Keyring
+from .link import DLL_SIZE, FrameFormat, parse_dll, strip_crcs
+from .security import mode5_iv, open_mode5, open_mode7, open_mode9, unsupported_mode
+from .telegram import Address, Header, Link, Telegram
+from .tpl import CI_NAMES, Tpl, parse_tpl
+from .wired import parse_wired
+
+_NO_ADDRESS = Address("", "", 0, 0)
+_WIRED_UNSUPPORTED = {
+    0x73: "fixed data structure",
+    0x77: "fixed data structure",
+    0x76: "variable data sent MSB first",
+}
+
+
+class Decoder:
+    """Decodes telegrams with one keyring and one compact-format cache."""
+
+    __slots__ = ("formats", "fragments", "keyring")
+
+    def __init__(self, keyring: Keyring | None = None, formats: FormatCache | None = None) -> None:
+        self.keyring = keyring if keyring is not None else Keyring()
+        self.formats = formats if formats is not None else FormatCache()
+        self.fragments = FragmentBuffer()
+
+    def decode(self, raw: bytes, frame_format: FrameFormat | None = None) -> Telegram:
+        """Decode one wM-Bus frame (from the L byte) or one wired long frame."""
+        raw = bytes(raw)
+        if raw[:1] == b"\x68" and (len(raw) < 4 or (raw[3] == 0x68 and raw[1] == raw[2])):
+            return self._decode_wired(raw)  # a long frame, possibly truncated
+        if raw == b"\xe5" or (len(raw) == 5 and raw[0] == 0x10 and raw[4] == 0x16):
+            raise MalformedError("a wired ACK or short frame carries no telegram")
+        return self._decode_wireless(raw, frame_format)
+
+    # -- wireless ---------------------------------------------------------------
+
+    def _decode_wireless(self, raw: bytes, frame_format: FrameFormat | None) -> Telegram:
+        frame, fmt = strip_crcs(raw, frame_format)
+        # Bytes after L (RSSI, or the rest of a frame whose L is too short): used only when the
+        # configuration field announces more encrypted blocks than L covers (OMS.md §7).
+        tail = raw[len(frame) :] if fmt == "none" else b""
+        dll = parse_dll(frame)
+        pos = DLL_SIZE
+        decrypted = False
+        ell: Ell | None = None
+        afl: Afl | None = None
+        link_header = Header("wmbus", dll.c_field, dll.address, dll.address, 0)
+        try:
+            if pos >= len(frame):
+                raise LengthError("frame ends before the CI field")
+            if frame[pos] in ELL_CI:
+                ell = parse_ell(frame, pos)
+                key = self.keyring.key_for(dll.address.id) if ell.payload_crc_offset is not None else None
+                frame, decrypted = open_payload(frame, ell, dll.address_bytes, key)
+                pos = ell.payload_offset if ell.payload_crc_offset is None else ell.payload_crc_offset
+                if pos >= len(frame):
+                    header = Header(
+                        "wmbus",
+                        dll.c_field,
+                        dll.address,
+                        dll.address,
+                        ell.ci,
+                        access_number=ell.acc,
+                        receiver_address=ell.receiver_address,
+                    )
+                    return Telegram(header, (), decrypted=decrypted)
+            if frame[pos] == AFL_CI:
+                afl = parse_afl(frame, pos)
+                whole = self.fragments.add(dll.address_bytes, afl, frame[afl.payload_offset :])
+                if whole is None:
+                    raise IncompleteError(f"AFL fragment {afl.fragment_id} stored, waiting for the rest")
+                afl, tpdu = whole
+                pos = afl.payload_offset
+                frame = frame[:pos] + tpdu
+                if pos >= len(frame):
+                    raise LengthError("AFL without a transport layer")
+        except OmsError as err:
+            raise err.with_header(link_header) from None
+        tpl = parse_tpl(frame, pos)
+        address = tpl.address or dll.address
+        header = Header(
+            "wmbus",
+            dll.c_field,
+            address,
+            dll.address,
+            tpl.ci,
+            access_number=tpl.access_number if tpl.access_number is not None else (ell.acc if ell else None),
+            status=tpl.status,
+            security_mode=tpl.config.mode if tpl.config else 0,
+            encrypted=decrypted or bool(tpl.config and tpl.config.mode),
+            receiver_address=ell.receiver_address if ell else None,
+        )
+        try:
+            tpdu = frame[pos:]
+            if afl is not None and afl.message_length is not None and afl.message_length < len(tpdu):
+                tpdu = tpdu[: afl.message_length]
+            iv_address = tpl.address_bytes or dll.address_bytes
+            id_bytes = tpl.id_bytes or dll.address_bytes[2:6]
+            if tail and tpl.config and tpl.config.mode == 5:
+                short = tpl.config.blocks * 16 - (len(frame) - tpl.payload_offset)
+                if 0 < short <= len(tail):
+                    frame += tail[:short]
+            return self._finish(header, tpl, frame, tpdu, pos, iv_address, id_bytes, afl, decrypted)
+        except OmsError as err:
+            raise err.with_header(header) from None
+
+    # -- wired ------------------------------------------------------------------
+
+    def _decode_wired(self, raw: bytes) -> Telegram:
+        wf = parse_wired(raw)
+        assert wf.ci is not None
+        frame = bytes((wf.ci,)) + wf.data
+        link_header = Header("mbus", wf.c_field, _NO_ADDRESS, None, wf.ci, primary_address=wf.address)
+        if wf.ci in _WIRED_UNSUPPORTED:
+            name = _WIRED_UNSUPPORTED[wf.ci]
+            raise UnsupportedError(f"wired {name} (CI 0x{wf.ci:02X}) is not supported", header=link_header)
+        try:
+            tpl = parse_tpl(frame, 0)
+        except OmsError as err:
+            raise err.with_header(link_header) from None
+        header = Header(
+            "mbus",
+            wf.c_field,
+            tpl.address or _NO_ADDRESS,
+            None,
+            tpl.ci,
+            access_number=tpl.access_number,
+            status=tpl.status,
+            security_mode=tpl.config.mode if tpl.config else 0,
+            encrypted=bool(tpl.config and tpl.config.mode),
+            primary_address=wf.address,
+        )
+        try:
+            return self._finish(header, tpl, frame, frame, 0, tpl.address_bytes, tpl.id_bytes, None, False)
+        except OmsError as err:
+            raise err.with_header(header) from None
+
+    # -- shared -----------------------------------------------------------------
+
+    def _finish(
+        self,
+        header: Header,
+        tpl: Tpl,
+        frame: bytes,
+        tpdu: bytes,
+        tpl_offset: int,
+        iv_address: bytes,
+        id_bytes: bytes,
+        afl: Afl | None,
+        decrypted: bool,
+    ) -> Telegram:
+        kind = tpl.payload
+        if kind == "unsupported":
+            name = CI_NAMES.get(tpl.ci, "unknown CI")
+            raise UnsupportedError(f"CI 0x{tpl.ci:02X} ({name}) is not supported")
+        payload = frame[tpl.payload_offset :]
+        if afl is not None and afl.message_length is not None:
+            payload = frame[tpl.payload_offset : tpl_offset + len(tpdu)]
+        authenticated = False
+        mode = header.security_mode
+        if mode and kind not in ("none", "manufacturer"):
+            assert tpl.config is not None
+            key = self.keyring.key_for(header.address.id)
+            if mode == 5:
+                if tpl.access_number is None:
+                    raise MalformedError("mode 5 needs a short or long transport header")
+                payload, did = open_mode5(payload, tpl.config, mode5_iv(iv_address, tpl.access_number), key)
+                decrypted = decrypted or did
+            elif mode == 7:
+                payload = open_mode7(payload, tpl.config, afl, tpdu, id_bytes, key)
+                decrypted = authenticated = key is not None
+            elif mode == 9:
+                aad = frame[tpl_offset : tpl.payload_offset]
+                payload = open_mode9(payload, afl, iv_address, aad, key)
+                decrypted = authenticated = True
+            else:
+                raise unsupported_mode(mode)
+        if kind == "manufacturer":
+            return Telegram(header, (), decrypted, authenticated, manufacturer_data=frame[tpl_offset + 1 :])
+        if kind in ("none", "error", "alarm"):
+            return Telegram(header, (), decrypted, authenticated, manufacturer_data=payload)
+        address = header.address
+        prefix = (address.manufacturer, address.version, address.device_type)
+        if kind == "format":
+            signature = self.formats.learn_format_frame(prefix, payload)
+            return Telegram(header, (), decrypted, authenticated, format_signature=signature)
+        apl: Apl
+        if kind == "compact":
+            if mode and payload[:2] == b"\x2f\x2f":
+                payload = payload[2:]  # the 2F2F check bytes of the decrypted payload
+            apl = parse_compact(payload, prefix, self.formats)
+        else:
+            apl = parse_apl(payload)
+            if self.formats.get(prefix, apl.signature) is None:
+                self.formats.learn(prefix, apl)
+        return Telegram(
+            header,
+            apl.records,
+            decrypted,
+            authenticated,
+            more_records_follow=apl.more_records_follow,
+            manufacturer_data=apl.manufacturer_data,
+            format_signature=apl.signature,
+        )
+
+
+_DEFAULT = Decoder()
+
+
+def decode(raw: bytes, keyring: Keyring | None = None) -> Telegram:
+    """Decode one telegram statelessly (no compact-format memory across calls)."""
+    if keyring is None:
+        return Decoder().decode(raw)
+    return Decoder(keyring).decode(raw)
+
+
+__all__ = ["Decoder", "Link", "decode"]

@@ -1,0 +1,225 @@
+"""rtl_wmbus: the pure line parser, then the receiver on a real child process, stdin and TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from custom_components.oms.omslib.receivers.base import PortOpenError
+from custom_components.oms.omslib.receivers.lines import BadLine, SourceRestart
+from custom_components.oms.omslib.receivers.rtlwmbus import (
+    DEFAULT_COMMAND,
+    RtlWmbusReceiver,
+    parse_rtlwmbus_line,
+)
+from tests.sims.sim_collector import FAST, Collector, wait_until
+from tests.sims.sim_lines import LineServer, command
+from tests.sims.sim_telegrams import telegram
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")  # TCP tests talk to 127.0.0.1
+
+
+def rtl_line(frame: bytes, mode: str = "T1", crc: int = 1, three_of_six: int = 1) -> str:
+    return f"{mode};{crc};{three_of_six};2019-02-09 07:14:18.000;117;102;94740459;0x{frame.hex()}"
+
+
+# -- parser ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["T1", "C1", "S1"])
+def test_good_lines(mode: str) -> None:
+    frame = telegram(30)
+    parsed = parse_rtlwmbus_line(rtl_line(frame, mode), receiver_id="sdr")
+    assert parsed is not None
+    assert parsed.raw == frame
+    assert parsed.link_mode == mode
+    assert parsed.rssi_dbm is None
+    assert parsed.receiver_id == "sdr"
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", " \r\n", ""])
+def test_line_endings(ending: str) -> None:
+    frame = telegram(8)
+    parsed = parse_rtlwmbus_line(rtl_line(frame) + ending)
+    assert parsed is not None
+    assert parsed.raw == frame
+
+
+def test_second_hex_field_is_ignored() -> None:
+    frame = telegram(8)
+    parsed = parse_rtlwmbus_line(rtl_line(frame) + ";0xdeadbeef")
+    assert parsed is not None
+    assert parsed.raw == frame
+
+
+def test_bare_hex_line() -> None:
+    frame = telegram(12)
+    parsed = parse_rtlwmbus_line("0x" + frame.hex().upper())
+    assert parsed is not None
+    assert parsed.raw == frame
+    assert parsed.link_mode is None
+
+
+def test_inconsistent_l_byte_is_corrected() -> None:
+    frame = telegram(20)
+    wrong = bytes([frame[0] + 7]) + frame[1:]
+    parsed = parse_rtlwmbus_line(rtl_line(wrong, "C1"))
+    assert parsed is not None
+    assert parsed.raw == frame
+
+
+@pytest.mark.parametrize(("crc", "three_of_six"), [(0, 1), (1, 0), (0, 0)])
+def test_failed_checks_are_rejected(crc: int, three_of_six: int) -> None:
+    with pytest.raises(BadLine) as info:
+        parse_rtlwmbus_line(rtl_line(telegram(10), crc=crc, three_of_six=three_of_six))
+    assert info.value.reason == "crc"
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("X9;1;1;2019-02-09 07:14:18.000;117;102;94740459;0x00", "garbage"),
+        ("T1;1;1;2019-02-09 07:14:18.000;117;102;94740459;4944", "garbage"),
+        ("T1;1;1;2019", "garbage"),
+        ("T1;1;1;2019-02-09 07:14:18.000;117;102;94740459;0x123", "truncated"),
+        ("T1;1;1;2019-02-09 07:14:18.000;117;102;94740459;0x1234", "length"),
+        ("T1;1;1;2019-02-09 07:14:18.000;117;102;94740459;0xzz", "garbage"),
+        ("0x12345", "truncated"),
+    ],
+)
+def test_bad_lines(line: str, reason: str) -> None:
+    with pytest.raises(BadLine) as info:
+        parse_rtlwmbus_line(line)
+    assert info.value.reason == reason
+
+
+def test_banner_is_ignored_and_exit_restarts() -> None:
+    assert parse_rtlwmbus_line("Found 1 device(s):") is None
+    with pytest.raises(SourceRestart):
+        parse_rtlwmbus_line("rtl_wmbus: exiting")
+
+
+# -- receiver ------------------------------------------------------------------------------
+
+
+def test_default_command() -> None:
+    rx = RtlWmbusReceiver("", on_frame=lambda f: None)
+    assert rx.source.kind == "command"
+    assert rx.source.target == DEFAULT_COMMAND
+
+
+async def test_pipeline_restarts_when_it_exits(tmp_path: Path) -> None:
+    frames = [telegram(20, ident=f"0000000{i}") for i in range(3)]
+    script = tmp_path / "lines.txt"
+    script.write_text(
+        "rtl_wmbus banner line\n"
+        + rtl_line(frames[0])
+        + "\n"
+        + rtl_line(frames[1], "C1", crc=0)
+        + "\n"
+        + rtl_line(frames[2], "C1")
+        + "\n"
+    )
+    starts = tmp_path / "starts"
+    got = Collector()
+    rx = RtlWmbusReceiver(
+        "cmd:" + command(str(script), hold=0.1, count_file=str(starts)), timing=FAST, **got.callbacks
+    )
+    rx.restart_min = 0.05  # type: ignore[misc]
+    info = await rx.start()
+    try:
+        assert info.kind == "rtlwmbus"
+        await wait_until(lambda: len(got.frames) == 2, what="first run")
+        assert [f.raw for f in got.frames] == [frames[0], frames[2]]
+        assert [f.link_mode for f in got.frames] == ["T1", "C1"]
+        await wait_until(lambda: got.states[:3] == [True, False, True], what="restart")
+        await wait_until(lambda: len(got.frames) >= 4, what="frames after restart")
+        assert [f.raw for f in got.frames[2:4]] == [frames[0], frames[2]]
+        assert len(starts.read_text().split()) >= 2
+        assert rx.restarts >= 1
+        assert rx.rejected["crc"] >= 2
+    finally:
+        await rx.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def test_exiting_line_restarts_and_stop_kills_the_pipeline(tmp_path: Path) -> None:
+    frame = telegram(15)
+    script = tmp_path / "lines.txt"
+    script.write_text(rtl_line(frame) + "\nrtl_wmbus: exiting\n")
+    starts = tmp_path / "starts"
+    got = Collector()
+    # The stage would linger for 30 s: only the "exiting" line can make the restart quick.
+    rx = RtlWmbusReceiver(
+        command(str(script), hold=30, count_file=str(starts)) + " | cat", timing=FAST, **got.callbacks
+    )
+    rx.restart_min = 0.05  # type: ignore[misc]
+    await rx.start()
+    try:
+        await wait_until(lambda: starts.exists() and len(starts.read_text().split()) >= 2, what="restart")
+        await wait_until(lambda: len(got.frames) >= 2)
+        assert False in got.states
+    finally:
+        await rx.stop()
+    pids = [int(pid) for pid in starts.read_text().split()]
+    await wait_until(lambda: not any(_alive(pid) for pid in pids), what="every pipeline stage ended")
+    assert not rx.connected
+
+
+async def test_missing_program_is_a_port_open_error() -> None:
+    rx = RtlWmbusReceiver("no-such-sdr-tool-oms -f 868.95M | rtl_wmbus", timing=FAST, on_frame=lambda f: None)
+    with pytest.raises(PortOpenError, match="no-such-sdr-tool-oms"):
+        await rx.start()
+    assert not rx.connected
+
+
+async def test_stdin_source() -> None:
+    read_fd, write_fd = os.pipe()
+    got = Collector()
+    rx = RtlWmbusReceiver("-", timing=FAST, stdin_fd=read_fd, **got.callbacks)
+    await rx.start()
+    try:
+        frame = telegram(11)
+        os.write(write_fd, (rtl_line(frame, "S1") + "\n").encode())
+        await wait_until(lambda: len(got.frames) == 1)
+        assert got.frames[0].link_mode == "S1"
+        os.close(write_fd)
+        await wait_until(lambda: got.states[:2] == [True, False], what="EOF on stdin")
+    finally:
+        await rx.stop()
+        os.close(read_fd)
+
+
+async def test_tcp_reconnects() -> None:
+    frame = telegram(25)
+    async with LineServer([(rtl_line(frame, "C1") + "\r\n").encode()], drop=True) as server:
+        got = Collector()
+        rx = RtlWmbusReceiver(server.url, timing=FAST, **got.callbacks)
+        await rx.start()
+        try:
+            await wait_until(lambda: len(got.frames) >= 2, what="frames from two connections")
+            assert server.connections >= 2
+            assert got.states[:3] == [True, False, True]
+            assert all(f.raw == frame for f in got.frames)
+        finally:
+            await rx.stop()
+
+
+async def test_tcp_refused() -> None:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    rx = RtlWmbusReceiver(f"tcp://127.0.0.1:{port}", timing=FAST, on_frame=lambda f: None)
+    with pytest.raises(PortOpenError):
+        await rx.start()
