@@ -43,6 +43,7 @@ class LineServer:
         self.url = ""
         self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> LineServer:
         self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
@@ -53,6 +54,10 @@ class LineServer:
     async def __aexit__(self, *exc: object) -> None:
         for writer in self._writers:
             writer.close()
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
@@ -61,6 +66,9 @@ class LineServer:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         self._writers.append(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)  # type: ignore[arg-type]
         for chunk in self.script:
             writer.write(chunk)
             await writer.drain()
