@@ -52,6 +52,8 @@ class Apl:
     """Bytes after DIF 0F/1F."""
     signature: int
     """Format signature: CRC-16 of all DIB+VIB bytes (EN 13757-3 §G.5 / OMS Vol2 §4.4)."""
+    truncated: int | None = None
+    """``parse_apl(..., partial=True)`` only: offset of an incomplete last record that was dropped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,14 +327,71 @@ def _record_builder() -> Callable[[Header, Value], Record]:
 _record = _record_builder()
 
 
-def parse_apl(data: bytes | bytearray | memoryview) -> Apl:
+def msb_first_to_lsb_first(data: bytes | bytearray | memoryview) -> bytes:
+    """Records sent MSB first (CI 0x76, EN 13757-3 §6.1) rewritten with LSB-first data fields.
+
+    Each fixed-size data field is byte-reversed; DIB/VIB bytes, LVAR fields and whatever follows
+    DIF 0F/1F are kept. A record running past the end is left as is (parse_apl reports it).
+    """
+    buf = bytearray(data)
+    end = len(buf)
+    pos = 0
+    while pos < end:
+        dif = buf[pos]
+        if dif & 0x0F == 0x0F:
+            if dif in {0x0F, 0x1F}:
+                break
+            pos += 1
+            continue
+        try:
+            header, p = read_header(bytes(buf), pos, end)
+        except (LengthError, MalformedError):
+            break
+        size = header.size
+        if size < 0 or p + size > end:
+            break
+        buf[p : p + size] = buf[p : p + size][::-1]
+        pos = p + size
+    return bytes(buf)
+
+
+_APLS: dict[bytes, Apl] = {}
+_APL_CACHE_MAX = 2048
+
+
+def parse_apl(data: bytes | bytearray | memoryview, partial: bool = False) -> Apl:
     """Parse the data records of an APL (EN 13757-3 §6), from the first DIF to the end of ``data``.
 
     Idle fillers (2F) and global-readout markers (7F) are skipped anywhere; 0F/1F end the records
     and the rest is manufacturer data. Raises LengthError / MalformedError only. Records are
-    immutable, so a record whose bytes were seen before is the same object again.
+    immutable, so a record whose bytes were seen before is the same object again, and a whole APL
+    seen before (a meter repeating unchanged readings) is the same :class:`Apl` again.
+
+    ``partial`` True: when the *last* record runs past the end of ``data`` (its DIB, VIB or data
+    incomplete) and at least one complete record precedes it, the complete records are kept and
+    ``Apl.truncated`` gives the offset of the dropped one. Anything else still raises.
     """
     buf = data if type(data) is bytes else bytes(data)
+    memo = _APLS.get(buf)
+    if memo is not None and (partial or memo.truncated is None):
+        return memo
+    try:
+        apl = _parse_apl(buf, None)
+    except LengthError:
+        if not partial:
+            raise
+        cut: list[int] = []
+        apl = _parse_apl(buf, cut)
+        if not apl.records:
+            raise
+    if len(_APLS) >= _APL_CACHE_MAX:
+        _APLS.clear()
+    _APLS[buf] = apl
+    return apl
+
+
+def _parse_apl(buf: bytes, cut: list[int] | None) -> Apl:
+    """parse_apl's loop; with ``cut`` a list, an incomplete last record ends the records instead."""
     end = len(buf)
     pos = 0
     records: list[Record] = []
@@ -341,6 +400,7 @@ def parse_apl(data: bytes | bytearray | memoryview) -> Apl:
     more = False
     headers = _HEADERS
     known = _RECORDS
+    truncated: int | None = None
     while pos < end:
         dif = buf[pos]
         if dif & 0x0F == 0x0F:
@@ -352,32 +412,42 @@ def parse_apl(data: bytes | bytearray | memoryview) -> Apl:
                 manufacturer = buf[pos + 1 :]
                 break
             raise MalformedError(f"reserved special DIF 0x{dif:02X} at offset {pos}")
-        header: Header | None = None
-        if pos + 2 <= end and not (dif | buf[pos + 1]) & 0x80:
-            p = pos + 2
-            header = headers.get(buf[pos:p])
-        if header is None:
-            header, p = read_header(buf, pos, end)
-        keys.append(header.head)
-        size = header.size
-        if size >= 0 and header.cacheable:
-            stop = p + size
-            if stop > end:
-                raise LengthError(f"data of record at offset {pos} runs past the end ({size} bytes needed)")
-            raw = buf[pos:stop]
-            record = known.get(raw)
-            if record is None:
-                if header.decoder == D_INT:
-                    value: Value = _scale(int.from_bytes(buf[p:stop], "little", signed=True), header)
-                else:
-                    value = read_value(buf, p, end, header)[0]
-                record = _record(header, value)
-                if len(known) >= _RECORD_CACHE_MAX:
-                    known.clear()
-                known[raw] = record
-            records.append(record)
-            pos = stop
-            continue
-        value, pos = read_value(buf, p, end, header)
+        try:
+            header: Header | None = None
+            if pos + 2 <= end and not (dif | buf[pos + 1]) & 0x80:
+                p = pos + 2
+                header = headers.get(buf[pos:p])
+            if header is None:
+                header, p = read_header(buf, pos, end)
+            size = header.size
+            if size >= 0 and header.cacheable:
+                stop = p + size
+                if stop > end:
+                    raise LengthError(
+                        f"data of record at offset {pos} runs past the end ({size} bytes needed)"
+                    )
+                raw = buf[pos:stop]
+                record = known.get(raw)
+                if record is None:
+                    if header.decoder == D_INT:
+                        value: Value = _scale(int.from_bytes(buf[p:stop], "little", signed=True), header)
+                    else:
+                        value = read_value(buf, p, end, header)[0]
+                    record = _record(header, value)
+                    if len(known) >= _RECORD_CACHE_MAX:
+                        known.clear()
+                    known[raw] = record
+                records.append(record)
+                keys.append(header.head)
+                pos = stop
+                continue
+            value, stop = read_value(buf, p, end, header)
+        except LengthError:
+            if cut is None:
+                raise
+            truncated = pos
+            break
         records.append(_record(header, value))
-    return Apl(tuple(records), more, manufacturer, signature_of(b"".join(keys)))
+        keys.append(header.head)
+        pos = stop
+    return Apl(tuple(records), more, manufacturer, signature_of(b"".join(keys)), truncated)

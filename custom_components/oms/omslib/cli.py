@@ -7,7 +7,9 @@ Usage (also through ``scripts/decode``)::
 Decodes the telegrams given as arguments or, when there are none, one hex
 telegram per line from stdin (blank lines and ``#`` comments are ignored;
 ``' '``, ``'_'``, ``'|'`` and ``':'`` may separate bytes). Prints one JSON object
-per telegram, in input order, flushed per line; with ``--explain`` a
+per telegram, in input order; output is flushed whenever the decoder has answered
+every line it has read and would wait for more input (so a line typed or piped in
+alone is answered at once, while a bulk input is written in chunks); with ``--explain`` a
 byte-by-byte breakdown per telegram instead. Exit status 0 whatever the
 telegrams hold, 2 for usage errors. Key material never appears in the output.
 
@@ -19,7 +21,6 @@ separators are removed with ``bytes.translate``, hex is parsed with
 
 from __future__ import annotations
 
-import argparse
 import binascii
 from collections.abc import Callable, Iterable, Sequence
 import importlib
@@ -209,6 +210,61 @@ class _Scrubber:
             if needle in text:
                 text = text.replace(needle, "<key>")
         return text
+
+
+_RECORDS_JSON: dict[int, tuple[tuple[Record, ...], bytes]] = {}
+"""id(records tuple) -> (the tuple, its JSON array body). The decoder hands out the same tuple for
+an APL it has seen before; holding the tuple keeps its id from being reused while cached."""
+_RECORD_JSON: dict[int, tuple[Record, bytes]] = {}
+"""id(record) -> (the record, its JSON object); records of repeated data bytes are shared objects."""
+
+
+def _records_body(records: tuple[Record, ...]) -> bytes:
+    """The comma-separated JSON objects of ``records`` (without brackets), memoised."""
+    hit = _RECORDS_JSON.get(id(records))
+    if hit is not None and hit[0] is records:
+        return hit[1]
+    one = _RECORD_JSON
+    parts = []
+    for rec in records:
+        known = one.get(id(rec))
+        if known is None or known[0] is not rec:
+            if len(one) >= 8192:
+                one.clear()
+            known = one[id(rec)] = (rec, dumps(record_json(rec)))
+        parts.append(known[1])
+    body = b",".join(parts)
+    if len(_RECORDS_JSON) >= 4096:
+        _RECORDS_JSON.clear()
+    _RECORDS_JSON[id(records)] = (records, body)
+    return body
+
+
+def telegram_line(tg: Telegram) -> bytes:
+    """``dumps(telegram_json(tg))`` without re-serialising records seen before (the hot path)."""
+    out: JsonObj = {"ok": True, "error": None}
+    _header_fields(out, tg.header)
+    out["decrypted"] = tg.decrypted
+    out["authenticated"] = tg.authenticated
+    records = tg.records
+    body = _records_body(records) if type(records) is tuple else b",".join(
+        dumps(record_json(r)) for r in records
+    )
+    return dumps(out)[:-1] + b',"records":[' + body + b"]}"
+
+
+def decode_line(decoder: _Decoder, raw: bytes, scrub: Callable[[str], str] = str) -> bytes:
+    """One telegram as its JSON line (without the newline); never raises for bad input."""
+    try:
+        tg = decoder.decode(raw)
+    except OmsError as err:
+        return dumps(error_json(err.code, scrub(err.message), err.header))
+    except Exception as err:  # a decoder bug must not stop a stream
+        return dumps(error_json("internal", scrub(f"{type(err).__name__}: {err}")))
+    try:
+        return telegram_line(tg)
+    except Exception as err:
+        return dumps(error_json("internal", scrub(f"{type(err).__name__}: {err}")))
 
 
 def decode_one(decoder: _Decoder, raw: bytes, scrub: Callable[[str], str] = str) -> JsonObj:
@@ -824,11 +880,6 @@ def _is_id(text: str) -> bool:
     return len(text) == 8 and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # never echo key-like arguments
-        raise UsageError(_redact(message))
-
-
 def _redact(text: str) -> str:
     """Hide every run of 16 or more hex digits (a key typed after a misspelt option)."""
     out: list[str] = []
@@ -846,7 +897,54 @@ def _redact(text: str) -> str:
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
-def _build_parser() -> argparse.ArgumentParser:
+class _Args:
+    """The parsed ``decode`` command line."""
+
+    __slots__ = ("explain", "key", "telegrams")
+
+    def __init__(self, key: list[str], explain: bool, telegrams: list[str]) -> None:
+        self.key = key
+        self.explain = explain
+        self.telegrams = telegrams
+
+
+def _quick_args(argv: Sequence[str]) -> _Args | None:
+    """The common command lines (``--key V``, ``--key=V``, ``--explain``, hex arguments) without
+    importing argparse (a fifth of the start-up); None for anything else, which argparse handles
+    (help, abbreviations, errors)."""
+    keys: list[str] = []
+    explain = False
+    telegrams: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--key":
+            value = next(it, None)
+            if value is None or value.startswith("-"):
+                return None
+            keys.append(value)
+        elif arg.startswith("--key="):
+            keys.append(arg[6:])
+        elif arg == "--explain":
+            explain = True
+        elif arg.startswith("-"):
+            return None
+        else:
+            telegrams.append(arg)
+    return _Args(keys, explain, telegrams)
+
+
+def _parse_args(argv: Sequence[str]) -> Any:
+    quick = _quick_args(argv)
+    return quick if quick is not None else _build_parser().parse_args(list(argv))
+
+
+def _build_parser() -> Any:
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> Any:  # never echo key-like arguments
+            raise UsageError(_redact(message))
+
     parser = _Parser(prog="decode", description="Decode wM-Bus / M-Bus (OMS) telegrams to JSON lines.")
     parser.add_argument(
         "--key",
@@ -879,7 +977,7 @@ def run_decode(
 ) -> int:
     """The ``decode`` command; returns the exit status."""
     try:
-        args = _build_parser().parse_args(list(argv))
+        args = _parse_args(argv)
         keyring = parse_keys(args.key)
     except SystemExit as done:  # --help
         return done.code if isinstance(done.code, int) else 0
@@ -894,35 +992,55 @@ def run_decode(
     write = stdout.write
     flush = stdout.flush
     explain_mode: bool = args.explain
-    lines: Iterable[bytes] = (
-        (t.encode("utf-8", "replace") for t in args.telegrams) if args.telegrams else stdin
-    )
     number = 0
-    separators = _SEPARATORS
-    unhex = binascii.unhexlify
-    hex_error = binascii.Error
-    try:
-        for line in lines:
-            number += 1
-            # Fast path: comment, separators, hex.
-            hash_at = line.find(b"#")
-            data = (line if hash_at < 0 else line[:hash_at]).translate(None, separators)
-            if not data:
-                continue
-            try:
-                raw = unhex(data)
-            except (hex_error, ValueError):
-                msg = "odd number of hex digits" if len(data) % 2 else "input is not hexadecimal"
-                if explain_mode:
-                    write(f"# line {number}: error malformed: {msg}\n\n".encode())
-                else:
-                    write(dumps(error_json("malformed", msg)) + b"\n")
-                flush()
-                continue
+
+    def handle(line: bytes) -> bytes:
+        nonlocal number
+        number += 1
+        hash_at = line.find(b"#")
+        data = (line if hash_at < 0 else line[:hash_at]).translate(None, _SEPARATORS)
+        if not data:
+            return b""
+        try:
+            raw = binascii.unhexlify(data)
+        except (binascii.Error, ValueError):
+            msg = "odd number of hex digits" if len(data) % 2 else "input is not hexadecimal"
             if explain_mode:
-                write(explain_one(decoder, raw, f"telegram {number}", scrub).encode() + b"\n")
-            else:
-                write(dumps(decode_one(decoder, raw, scrub)) + b"\n")
+                return f"# line {number}: error malformed: {msg}\n\n".encode()
+            return dumps(error_json("malformed", msg)) + b"\n"
+        if explain_mode:
+            return explain_one(decoder, raw, f"telegram {number}", scrub).encode() + b"\n"
+        return decode_line(decoder, raw, scrub) + b"\n"
+
+    try:
+        if args.telegrams:
+            for text in args.telegrams:
+                write(handle(text.encode("utf-8", "replace")))
+                flush()
+            return 0
+        read1: Callable[[int], bytes] | None = getattr(stdin, "read1", None)
+        if read1 is None:
+            for line in stdin:
+                write(handle(line))
+                flush()
+            return 0
+        # Read what is available (one read, up to 64 KiB), answer every complete line of it in
+        # order, write and flush, then wait for more input. A line typed or piped in alone is
+        # answered and flushed at once, before the next read blocks; a bulk input costs one write
+        # and one flush per chunk instead of per line.
+        pending = b""
+        while True:
+            chunk = read1(65536)
+            if not chunk:
+                break
+            lines = (pending + chunk).split(b"\n") if pending else chunk.split(b"\n")
+            pending = lines.pop()
+            out = b"".join([handle(line) for line in lines])
+            if out:
+                write(out)
+                flush()
+        if pending:
+            write(handle(pending))
             flush()
     except BrokenPipeError:
         return 0

@@ -10,8 +10,8 @@ from functools import lru_cache
 import hmac
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+# ``cryptography`` is imported on first use: decoding plaintext telegrams (and the CLI's start-up)
+# does not pay for loading it.
 
 BLOCK = 16
 _ZERO = bytes(BLOCK)
@@ -23,6 +23,8 @@ class Aes:
     __slots__ = ("_dec", "_enc", "k1", "k2")
 
     def __init__(self, key: bytes) -> None:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
         cipher = Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305 - block primitive for CBC/CTR/CMAC
         self._enc: Any = cipher.encryptor()
         self._dec: Any = cipher.decryptor()
@@ -109,6 +111,8 @@ def gcm_decrypt(key: bytes, nonce: bytes, data: bytes, tag: bytes, aad: bytes) -
     ``cryptography``'s AEAD API wants a full 16-byte tag, so truncated tags are
     checked by re-encrypting: GCM's keystream is CTR from counter block 2.
     """
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     ctx = aes(key)
     plain = ctr_crypt(ctx, nonce + b"\x00\x00\x00\x02", data)
     full = AESGCM(key).encrypt(nonce, plain, aad or None)
@@ -119,5 +123,7 @@ def gcm_decrypt(key: bytes, nonce: bytes, data: bytes, tag: bytes, aad: bytes) -
 
 def gcm_encrypt(key: bytes, nonce: bytes, plain: bytes, aad: bytes, tag_len: int) -> tuple[bytes, bytes]:
     """AES-GCM encryption returning (ciphertext, truncated tag)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     full = AESGCM(key).encrypt(nonce, plain, aad or None)
     return full[: len(plain)], full[len(plain) : len(plain) + tag_len]

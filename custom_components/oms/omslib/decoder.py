@@ -9,7 +9,7 @@ would be a bug.
 from __future__ import annotations
 
 from .afl import AFL_CI, Afl, FragmentBuffer, parse_afl
-from .apl import Apl, parse_apl
+from .apl import Apl, msb_first_to_lsb_first, parse_apl
 from .compact import FormatCache, parse_compact
 from .ell import ELL_CI, Ell, open_payload, parse_ell
 from .errors import IncompleteError, LengthError, MalformedError, OmsError, UnsupportedError
@@ -17,15 +17,34 @@ from .keyring import Keyring
 from .link import DLL_SIZE, FrameFormat, parse_dll, strip_crcs
 from .security import mode5_iv, open_mode5, open_mode7, open_mode9, unsupported_mode
 from .telegram import Address, Header, Link, Telegram
-from .tpl import CI_NAMES, Tpl, parse_tpl
+from .tpl import CI_NAMES, SECURITY_MODE_NAMES, Tpl, parse_tpl
 from .wired import parse_wired
 
 _NO_ADDRESS = Address("", "", 0, 0)
 _WIRED_UNSUPPORTED = {
     0x73: "fixed data structure",
     0x77: "fixed data structure",
-    0x76: "variable data sent MSB first",
 }
+MSB_FIRST_CI = 0x76
+"""Variable data sent MSB first (EN 13757-3 §6.1, legacy): data fields big-endian."""
+
+
+def _fix_wired_length(raw: bytes) -> bytes:
+    """A long frame whose L field disagrees with its length, but whose last byte is the stop byte
+    and whose checksum over the bytes actually between header and checksum matches, has only a
+    wrong L byte (seen in pyMeterBus' test frames): rebuilt with the right L. Anything else is
+    returned unchanged (and parse_wired reports it)."""
+    n = len(raw)
+    length = n - 6
+    if (
+        n >= 9
+        and raw[1] + 6 != n
+        and 3 <= length <= 255
+        and raw[-1] == 0x16
+        and sum(raw[4:-2]) & 0xFF == raw[-2]
+    ):
+        return bytes((0x68, length, length, 0x68)) + raw[4:]
+    return raw
 
 
 class Decoder:
@@ -122,7 +141,7 @@ class Decoder:
     # -- wired ------------------------------------------------------------------
 
     def _decode_wired(self, raw: bytes) -> Telegram:
-        wf = parse_wired(raw)
+        wf = parse_wired(_fix_wired_length(raw))
         assert wf.ci is not None
         frame = bytes((wf.ci,)) + wf.data
         link_header = Header("mbus", wf.c_field, _NO_ADDRESS, None, wf.ci, primary_address=wf.address)
@@ -133,6 +152,12 @@ class Decoder:
             tpl = parse_tpl(frame, 0)
         except OmsError as err:
             raise err.with_header(link_header) from None
+        mode = tpl.config.mode if tpl.config else 0
+        if mode not in SECURITY_MODE_NAMES:
+            # Wired frames before EN 13757-3:2013 carry a 2-byte "signature" here, not a configuration
+            # field; some meters put non-zero values in it (libmbus test frames). A value whose mode
+            # bits name no security mode at all is taken as such a legacy signature: plain data.
+            mode = 0
         header = Header(
             "mbus",
             wf.c_field,
@@ -141,8 +166,8 @@ class Decoder:
             tpl.ci,
             access_number=tpl.access_number,
             status=tpl.status,
-            security_mode=tpl.config.mode if tpl.config else 0,
-            encrypted=bool(tpl.config and tpl.config.mode),
+            security_mode=mode,
+            encrypted=bool(mode),
             primary_address=wf.address,
         )
         try:
@@ -205,10 +230,14 @@ class Decoder:
                 payload = payload[2:]  # the 2F2F check bytes of the decrypted payload
             apl = parse_compact(payload, prefix, self.formats)
         else:
-            apl = parse_apl(payload)
-            if self.formats.get(prefix, apl.signature) is None:
+            # A last record cut by the end of the APL (the frame itself is complete: its length was
+            # checked) is a meter quirk: keep the records before it, note where it was dropped.
+            if tpl.ci == MSB_FIRST_CI:
+                payload = msb_first_to_lsb_first(payload)
+            apl = parse_apl(payload, partial=True)
+            if apl.truncated is None and self.formats.get(prefix, apl.signature) is None:
                 self.formats.learn(prefix, apl)
-        return Telegram(
+        tg = Telegram(
             header,
             apl.records,
             decrypted,
@@ -217,6 +246,9 @@ class Decoder:
             manufacturer_data=apl.manufacturer_data,
             format_signature=apl.signature,
         )
+        if apl.truncated is not None:
+            tg.extra["truncated"] = apl.truncated
+        return tg
 
 
 _DEFAULT = Decoder()

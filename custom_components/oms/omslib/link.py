@@ -47,15 +47,29 @@ def decode_id(raw: bytes | bytearray | memoryview) -> str:
     return bytes(raw[::-1]).hex().upper()
 
 
+_ADDRESSES: dict[bytes, Address] = {}
+"""8 address bytes in link-layer order -> Address (immutable, so shared by every telegram of a meter)."""
+
+
 def wireless_address(data: bytes | bytearray | memoryview, offset: int) -> Address:
     """Address in link-layer order: M(2) ID(4) version type."""
-    m = data[offset] | (data[offset + 1] << 8)
-    return Address(
-        manufacturer=manufacturer_code(m),
-        id=decode_id(data[offset + 2 : offset + 6]),
-        version=data[offset + 6],
-        device_type=data[offset + 7],
-    )
+    key = bytes(data[offset : offset + 8])
+    address = _ADDRESSES.get(key)
+    if address is None:
+        if len(key) < 8:
+            raise LengthError("frame ends inside an address")
+        m = key[0] | (key[1] << 8)
+        address = Address(manufacturer_code(m), decode_id(key[2:6]), key[6], key[7])
+        if len(_ADDRESSES) >= 4096:
+            _ADDRESSES.clear()
+        _ADDRESSES[key] = address
+    return address
+
+
+def long_header_address(id_bytes: bytes, rest: bytes) -> tuple[Address, bytes]:
+    """TPL long header ``ID(4) M(2) Ver Type``: the Address and the bytes in link-layer order."""
+    key = rest[:2] + id_bytes + rest[2:4]
+    return wireless_address(key, 0), key
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +95,8 @@ def _strip_a(raw: bytes) -> bytes:
     total = format_a_length(l_field)
     if len(raw) < total:
         raise LengthError(f"format A frame with L={l_field} needs {total} bytes, got {len(raw)}")
+    if crc16(raw, 0, 10) != (raw[10] << 8) | raw[11]:
+        raise CrcError("format A first block CRC mismatch at byte 10")
     out = bytearray(raw[:10])
     pos = 12
     end = total
@@ -134,20 +150,20 @@ def strip_crcs(raw: bytes, frame_format: FrameFormat | None = None) -> tuple[byt
     l_field = raw[0]
     if l_field < DLL_SIZE:
         raise LengthError(f"L field {l_field} is too small for a wM-Bus header")
+    size = len(raw)
     if frame_format == "A" or (
         frame_format is None
-        and (
-            # exactly the length of a format-A frame (and not of a stripped one): A, CRCs checked
-            len(raw) == format_a_length(l_field) != l_field + 1
-            or (len(raw) >= 12 and crc16(raw, 0, 10) == (raw[10] << 8) | raw[11])
-        )
+        # A frame of exactly L+1 bytes is stripped or format B (format A is always longer);
+        # only longer frames are tested for format A (exact A length, or first-block CRC).
+        and size != l_field + 1
+        and (size == format_a_length(l_field) or crc16(raw, 0, 10) == (raw[10] << 8) | raw[11])
     ):
         return _strip_a(raw), "A"
     if frame_format == "B":
         if not _format_b_crc_ok(raw):
             raise CrcError("format B CRC mismatch")
         return _strip_b(raw), "B"
-    if frame_format is None and len(raw) == l_field + 1 and _format_b_crc_ok(raw):
+    if frame_format is None and size == l_field + 1 and _format_b_crc_ok(raw):
         return _strip_b(raw), "B"
     if len(raw) < l_field + 1:
         raise LengthError(f"L field says {l_field + 1} bytes, got {len(raw)}")
@@ -158,9 +174,5 @@ def parse_dll(frame: bytes) -> Dll:
     """The link-layer header of a CRC-free frame (EN 13757-4 §12.5)."""
     if len(frame) < DLL_SIZE + 1:
         raise LengthError("frame ends inside the link-layer header")
-    return Dll(
-        length=frame[0],
-        c_field=frame[1],
-        address=wireless_address(frame, 2),
-        address_bytes=bytes(frame[2:10]),
-    )
+    address_bytes = bytes(frame[2:10])
+    return Dll(frame[0], frame[1], wireless_address(address_bytes, 0), address_bytes)

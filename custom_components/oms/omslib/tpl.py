@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .errors import LengthError
-from .link import decode_id, manufacturer_code
+from .link import long_header_address
 from .telegram import Address, Status
 
 HeaderKind = Literal["none", "short", "long"]
@@ -124,6 +124,10 @@ class Tpl:
     payload_offset: int
 
 
+_STATUS = tuple(Status(value) for value in range(256))
+"""Status objects are immutable: one per byte value."""
+
+
 def parse_config(frame: bytes, pos: int) -> tuple[ConfigField, int]:
     """Read CF (and for mode 7 the CFE, counter and key version) at ``pos``."""
     if len(frame) < pos + 2:
@@ -170,15 +174,13 @@ def parse_tpl(frame: bytes, offset: int) -> Tpl:
         if len(frame) < pos + 8:
             raise LengthError("frame ends inside the TPL long header")
         id_bytes = bytes(frame[pos : pos + 4])
-        m = frame[pos + 4] | (frame[pos + 5] << 8)
-        address = Address(manufacturer_code(m), decode_id(id_bytes), frame[pos + 6], frame[pos + 7])
-        address_bytes = bytes(frame[pos + 4 : pos + 6]) + id_bytes + bytes(frame[pos + 6 : pos + 8])
+        address, address_bytes = long_header_address(id_bytes, bytes(frame[pos + 4 : pos + 8]))
         pos += 8
     if header != "none":
         if len(frame) < pos + 2:
             raise LengthError("frame ends inside the TPL header")
         acc = frame[pos]
-        status = Status(frame[pos + 1])
+        status = _STATUS[frame[pos + 1]]
         pos += 2
         if payload != "unsupported" or ci in (0x7C, 0x7D, 0x7E, 0x7F):
             config, pos = parse_config(frame, pos)

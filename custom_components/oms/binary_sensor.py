@@ -1,0 +1,116 @@
+"""Binary sensors: the status byte of the transport layer and the error flags record (FD 17)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import signal_new_records
+from .entity import OmsMeterEntity
+from .hub import MeterState, OmsConfigEntry
+from .omslib.record import Record
+
+PARALLEL_UPDATES = 0
+
+ERROR_FLAGS = "error_flags"
+
+
+def _error_flags(meter: MeterState) -> bool | None:
+    """True when the current error flags record (storage 0) has any bit set."""
+    for record in meter.records.values():
+        if record.quantity == ERROR_FLAGS and record.storage == 0 and isinstance(record.value, int):
+            return record.value != 0
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OmsBinarySensorEntityDescription(BinarySensorEntityDescription):
+    """A flag of the meter's last telegram."""
+
+    value_fn: Callable[[MeterState], bool | None]
+
+
+STATUS_SENSORS: tuple[OmsBinarySensorEntityDescription, ...] = (
+    OmsBinarySensorEntityDescription(
+        key="battery_low",
+        device_class=BinarySensorDeviceClass.BATTERY,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda meter: meter.status.power_low if meter.status else None,
+    ),
+    OmsBinarySensorEntityDescription(
+        key="permanent_error",
+        translation_key="permanent_error",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda meter: meter.status.permanent_error if meter.status else None,
+    ),
+    OmsBinarySensorEntityDescription(
+        key="temporary_error",
+        translation_key="temporary_error",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda meter: meter.status.temporary_error if meter.status else None,
+    ),
+)
+
+ERROR_FLAGS_SENSOR = OmsBinarySensorEntityDescription(
+    key=ERROR_FLAGS,
+    translation_key=ERROR_FLAGS,
+    device_class=BinarySensorDeviceClass.PROBLEM,
+    value_fn=_error_flags,
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant, entry: OmsConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
+    """Status flags for every meter; an error-flags sensor once a meter sends that record."""
+    hub = entry.runtime_data
+    added: set[tuple[str, str]] = set()
+
+    @callback
+    def add(meter: MeterState, records: Iterable[Record]) -> None:
+        descriptions: list[OmsBinarySensorEntityDescription] = []
+        if (meter.subentry_id, "") not in added:
+            added.add((meter.subentry_id, ""))
+            descriptions.extend(STATUS_SENSORS)
+        if (meter.subentry_id, ERROR_FLAGS) not in added and any(
+            r.quantity == ERROR_FLAGS and r.storage == 0 for r in records
+        ):
+            added.add((meter.subentry_id, ERROR_FLAGS))
+            descriptions.append(ERROR_FLAGS_SENSOR)
+        if descriptions:
+            async_add_entities(
+                [OmsBinarySensor(hub, meter, d, d.key) for d in descriptions],
+                config_subentry_id=meter.subentry_id,
+            )
+
+    for meter in hub.meters.values():
+        add(meter, list(meter.known.values()))
+    entry.async_on_unload(async_dispatcher_connect(hass, signal_new_records(entry.entry_id), add))
+
+
+class OmsBinarySensor(OmsMeterEntity, BinarySensorEntity):
+    """A status or error flag of a meter."""
+
+    entity_description: OmsBinarySensorEntityDescription
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        self._update_from_meter()
+
+    @callback
+    def _update_from_meter(self) -> None:
+        value = self.entity_description.value_fn(self.meter)
+        if value is not None:
+            self._attr_is_on = value

@@ -1,0 +1,524 @@
+"""The hub of one receiver entry: owns the receiver, decodes every frame, routes readings.
+
+Data flow (push, no polling): receiver -> :meth:`OmsHub._on_frame` -> decoder ->
+heard meters (every meter in range) and, for configured meters (subentries),
+:class:`MeterState` -> dispatcher signals -> entities.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+import logging
+import time
+from types import MappingProxyType
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    AVAILABILITY_CHECK_SECONDS,
+    CONF_AUTO_ADD,
+    CONF_AVAILABLE_HOURS,
+    CONF_DEVICE,
+    CONF_DEVICE_TYPE,
+    CONF_KEY,
+    CONF_KIND,
+    CONF_LINK_MODE,
+    CONF_MANUFACTURER,
+    CONF_METER_ID,
+    CONF_MIN_RSSI,
+    CONF_VERSION,
+    DEDUP_SECONDS,
+    DEFAULT_AUTO_ADD,
+    DEFAULT_AVAILABLE_HOURS,
+    DEFAULT_MIN_RSSI,
+    DOMAIN,
+    HEARD_CAP,
+    RECEIVER_MANUFACTURERS,
+    STORAGE_VERSION,
+    SUBENTRY_METER,
+    signal_meter,
+    signal_new_records,
+)
+from .omslib.decoder import Decoder
+from .omslib.devices import device_type_name
+from .omslib.errors import DECRYPTION_ERRORS, OmsError
+from .omslib.frame import Frame
+from .omslib.keyring import Keyring
+from .omslib.receivers import Receiver, ReceiverInfo, create_receiver, replay as _replay
+from .omslib.record import Record
+from .omslib.telegram import Header, Status, Telegram
+
+_LOGGER = logging.getLogger(__name__)
+
+type OmsConfigEntry = ConfigEntry[OmsHub]
+
+_ = _replay  # registers the "replay" receiver kind (the package does not import it itself)
+
+DATA_HEARD = f"{DOMAIN}_heard"
+"""hass.data key: heard meters per entry, kept across reloads of the entry."""
+
+
+@dataclass(slots=True)
+class HeardMeter:
+    """A meter in range of the receiver, configured or not."""
+
+    meter_id: str
+    manufacturer: str
+    device_type: int
+    version: int
+    rssi: float | None
+    last_heard: float
+    encrypted: bool
+    raw: bytes = field(repr=False)
+    """The last telegram, for checking a key before it is saved."""
+    count: int = 1
+
+    @property
+    def medium(self) -> str:
+        return device_type_name(self.device_type)
+
+
+@dataclass(slots=True)
+class MeterState:
+    """What the hub knows of one configured meter (one subentry)."""
+
+    meter_id: str
+    subentry_id: str
+    name: str
+    manufacturer: str | None = None
+    device_type: int | None = None
+    version: int | None = None
+    known: dict[str, Record] = field(default_factory=dict)
+    """Every record layout this meter has sent (kept in storage so entities exist after a restart)."""
+    records: dict[str, Record] = field(default_factory=dict)
+    """Records of the last decoded telegram since start, by record key."""
+    status: Status | None = None
+    rssi: float | None = None
+    last_heard: datetime | None = None
+    access_number: int | None = None
+    available: bool = True
+    problem: str | None = None
+    """Code of the decryption failure a repair issue is open for."""
+    dedup: tuple[object, ...] | None = field(default=None, repr=False)
+    dedup_at: float = 0.0
+
+    @property
+    def medium(self) -> str | None:
+        return None if self.device_type is None else device_type_name(self.device_type)
+
+
+def _record_to_json(record: Record) -> dict[str, Any]:
+    return {
+        "dib": record.dib.hex(),
+        "vib": record.vib.hex(),
+        "quantity": record.quantity,
+        "unit": record.unit,
+        "storage": record.storage,
+        "tariff": record.tariff,
+        "subunit": record.subunit,
+        "function": record.function,
+        "modifiers": list(record.modifiers),
+        "type": type(record.value).__name__,
+    }
+
+
+def _record_from_json(data: Mapping[str, Any]) -> Record:
+    """A layout-only record (value None, or an empty string for dates) restored from storage."""
+    kind = data.get("type")
+    value: str | bytes | None = "" if kind == "str" else b"" if kind == "bytes" else None
+    return Record(
+        dib=bytes.fromhex(data["dib"]),
+        vib=bytes.fromhex(data["vib"]),
+        quantity=data["quantity"],
+        value=value,
+        unit=data.get("unit"),
+        storage=data.get("storage", 0),
+        tariff=data.get("tariff", 0),
+        subunit=data.get("subunit", 0),
+        function=data.get("function", "instantaneous"),
+        modifiers=tuple(data.get("modifiers", ())),
+    )
+
+
+def issue_id(entry_id: str, meter_id: str) -> str:
+    """Repair issue ID for a meter whose telegrams cannot be decrypted."""
+    return f"decryption_{entry_id}_{meter_id}"
+
+
+def configured_meter_ids(hass: HomeAssistant) -> set[str]:
+    """Meter IDs configured in any receiver entry of this integration."""
+    return {
+        sub.data[CONF_METER_ID]
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        for sub in entry.subentries.values()
+        if sub.subentry_type == SUBENTRY_METER
+    }
+
+
+def find_device(hass: HomeAssistant, entry_id: str, identifier: tuple[str, str]) -> dr.DeviceEntry | None:
+    """The entry's device with this identifier (newer Home Assistant scopes identifiers per entry)."""
+    dev_reg = dr.async_get(hass)
+    by_identifier = getattr(dev_reg, "async_get_device_by_identifier", None)
+    if by_identifier is not None:
+        device: dr.DeviceEntry | None = by_identifier(identifier, entry_id)
+        return device
+    return dev_reg.async_get_device(identifiers={identifier})
+
+
+def meter_title(manufacturer: str | None, medium: str | None, meter_id: str) -> str:
+    """Default name of a meter: "KAM water 12345678"."""
+    parts = [manufacturer, medium.replace("_", " ") if medium else None, meter_id]
+    return " ".join(part for part in parts if part)
+
+
+class OmsHub:
+    """One receiver and the meters configured on it."""
+
+    def __init__(self, hass: HomeAssistant, entry: OmsConfigEntry) -> None:
+        self.hass = hass
+        self.entry = entry
+        self.keyring = Keyring()
+        self.decoder = Decoder(self.keyring)
+        heard_by_entry: dict[str, OrderedDict[str, HeardMeter]] = hass.data.setdefault(DATA_HEARD, {})
+        self.heard: OrderedDict[str, HeardMeter] = heard_by_entry.setdefault(entry.entry_id, OrderedDict())
+        self.meters: dict[str, MeterState] = {}
+        self.receiver: Receiver | None = None
+        self.info: ReceiverInfo | None = None
+        self.connected = False
+        self.receiver_device_id: str | None = None
+        self.frames = 0
+        self.errors: Counter[str] = Counter()
+        self.duplicates = 0
+        self.started_at = time.time()
+        self.entry_data = dict(entry.data)
+        self.entry_options = dict(entry.options)
+        self._lost = False
+        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
+        self._layouts: dict[str, list[dict[str, Any]]] = {}
+        self._unsub_timer: CALLBACK_TYPE | None = None
+
+    # -- options -------------------------------------------------------------------
+
+    @property
+    def available_seconds(self) -> float:
+        return float(self.entry.options.get(CONF_AVAILABLE_HOURS, DEFAULT_AVAILABLE_HOURS)) * 3600
+
+    @property
+    def min_rssi(self) -> float:
+        return float(self.entry.options.get(CONF_MIN_RSSI, DEFAULT_MIN_RSSI))
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def async_start(self) -> ReceiverInfo:
+        """Load stored record layouts, then start the receiver (raises ReceiverError)."""
+        stored = await self._store.async_load() or {}
+        self._layouts = dict(stored.get("meters", {}))
+        self.async_sync_subentries(initial=True)
+        data = self.entry.data
+        self.receiver = create_receiver(
+            data[CONF_KIND],
+            data[CONF_DEVICE],
+            on_frame=self._on_frame,
+            on_state=self._on_state,
+            link_mode=data[CONF_LINK_MODE],
+            receiver_id=self.entry.entry_id,
+        )
+        self.info = await self.receiver.start()
+        self.connected = True
+        self._unsub_timer = async_track_time_interval(
+            self.hass, self._check_availability, timedelta(seconds=AVAILABILITY_CHECK_SECONDS)
+        )
+        return self.info
+
+    async def async_stop(self) -> None:
+        if self._unsub_timer is not None:
+            self._unsub_timer()
+            self._unsub_timer = None
+        if self.receiver is not None:
+            await self.receiver.stop()
+        self.connected = False
+        await self._store.async_save(self._stored())
+
+    def _stored(self) -> dict[str, Any]:
+        return {"meters": self._layouts}
+
+    @callback
+    def async_register_receiver_device(self) -> dr.DeviceEntry:
+        """The receiver's own device (meters point at it with via_device)."""
+        info = self.info
+        kind = self.entry.data[CONF_KIND]
+        device = dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.entry.entry_id,
+            identifiers={(DOMAIN, self.receiver_identifier)},
+            manufacturer=RECEIVER_MANUFACTURERS.get(kind),
+            model=(info.model if info else None) or kind,
+            sw_version=info.firmware if info else None,
+            serial_number=info.serial if info else None,
+            name=self.entry.title,
+        )
+        self.receiver_device_id = device.id
+        return device
+
+    @property
+    def receiver_identifier(self) -> str:
+        return f"receiver_{self.entry.unique_id or self.entry.entry_id}"
+
+    # -- subentries ------------------------------------------------------------------
+
+    @callback
+    def async_sync_subentries(self, *, initial: bool = False) -> None:
+        """Bring meters and keyring in line with the entry's meter subentries."""
+        current: dict[str, ConfigSubentry] = {
+            sub.data[CONF_METER_ID]: sub
+            for sub in self.entry.subentries.values()
+            if sub.subentry_type == SUBENTRY_METER
+        }
+        for meter_id in [m for m in self.meters if m not in current]:
+            self._forget(meter_id)
+        dev_reg = dr.async_get(self.hass)
+        added: list[MeterState] = []
+        for meter_id, sub in current.items():
+            key = sub.data.get(CONF_KEY)
+            self.keyring.set(meter_id, bytes.fromhex(key) if key else None)
+            meter = self.meters.get(meter_id)
+            if meter is None:
+                meter = MeterState(
+                    meter_id=meter_id,
+                    subentry_id=sub.subentry_id,
+                    name=sub.title,
+                    manufacturer=sub.data.get(CONF_MANUFACTURER),
+                    device_type=sub.data.get(CONF_DEVICE_TYPE),
+                    version=sub.data.get(CONF_VERSION),
+                )
+                for layout in self._layouts.get(meter_id, []):
+                    record = _record_from_json(layout)
+                    meter.known[record.key] = record
+                self.meters[meter_id] = meter
+                added.append(meter)
+            elif meter.name != sub.title:
+                meter.name = sub.title
+                if device := find_device(self.hass, self.entry.entry_id, (DOMAIN, meter_id)):
+                    dev_reg.async_update_device(device.id, name=sub.title)
+        if not initial:
+            for meter in added:
+                async_dispatcher_send(
+                    self.hass, signal_new_records(self.entry.entry_id), meter, list(meter.known.values())
+                )
+                self._prime(meter)
+
+    @callback
+    def _prime(self, meter: MeterState) -> None:
+        """A meter just added takes its readings from the last telegram heard of it."""
+        heard = self.heard.get(meter.meter_id)
+        if heard is None:
+            return
+        try:
+            telegram = self.decoder.decode(heard.raw)
+        except OmsError:
+            return
+        frame = Frame(
+            heard.raw, rssi_dbm=heard.rssi, received_at=heard.last_heard, receiver_id=self.entry.entry_id
+        )
+        self._update_meter(meter, frame, telegram)
+
+    @callback
+    def _forget(self, meter_id: str) -> None:
+        self.meters.pop(meter_id, None)
+        self.keyring.set(meter_id, None)
+        if self._layouts.pop(meter_id, None) is not None:
+            self._store.async_delay_save(self._stored, 10)
+        ir.async_delete_issue(self.hass, DOMAIN, issue_id(self.entry.entry_id, meter_id))
+
+    # -- receive path ------------------------------------------------------------------
+
+    @callback
+    def _on_state(self, connected: bool) -> None:
+        if connected == self.connected:
+            return
+        self.connected = connected
+        if not connected:
+            self._lost = True
+            _LOGGER.info("Receiver %s is lost; its meters are unavailable until it is back", self.entry.title)
+        elif self._lost:
+            self._lost = False
+            _LOGGER.info("Receiver %s is back", self.entry.title)
+        self._check_availability()
+
+    @callback
+    def _check_availability(self, _now: datetime | None = None) -> None:
+        now = time.time()
+        window = self.available_seconds
+        for meter in self.meters.values():
+            heard = meter.last_heard.timestamp() if meter.last_heard else self.started_at
+            available = self.connected and now - heard < window
+            if available != meter.available:
+                meter.available = available
+                async_dispatcher_send(self.hass, signal_meter(self.entry.entry_id, meter.meter_id))
+
+    @callback
+    def _on_frame(self, frame: Frame) -> None:
+        self.frames += 1
+        try:
+            telegram = self.decoder.decode(frame.raw)
+        except OmsError as err:
+            self._on_error(frame, err)
+            return
+        header = telegram.header
+        if not header.address.id:
+            return
+        self._remember(frame, header)
+        meter = self.meters.get(header.address.id.upper())
+        if meter is None:
+            self._maybe_auto_add(frame, telegram)
+            return
+        self._update_meter(meter, frame, telegram)
+
+    @callback
+    def _on_error(self, frame: Frame, err: OmsError) -> None:
+        self.errors[err.code] += 1
+        header = err.header
+        if header is None or not header.address.id:
+            _LOGGER.debug("Undecodable frame (%s): %s", err.code, err.message)
+            return
+        self._remember(frame, header, encrypted=isinstance(err, DECRYPTION_ERRORS) or None)
+        meter = self.meters.get(header.address.id.upper())
+        if meter is None:
+            return
+        if not isinstance(err, DECRYPTION_ERRORS):
+            _LOGGER.debug("Meter %s: telegram not decoded (%s): %s", meter.meter_id, err.code, err.message)
+            return
+        if meter.problem == err.code:
+            return
+        meter.problem = err.code
+        _LOGGER.warning(
+            "Meter %s (%s): cannot decrypt its telegrams (%s)", meter.name, meter.meter_id, err.code
+        )
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id(self.entry.entry_id, meter.meter_id),
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=f"decryption_{err.code}",
+            translation_placeholders={
+                "meter": meter.name,
+                "meter_id": meter.meter_id,
+                "receiver": self.entry.title,
+            },
+        )
+
+    @callback
+    def _remember(self, frame: Frame, header: Header, *, encrypted: bool | None = None) -> None:
+        address = header.address
+        meter_id = address.id.upper()
+        heard = self.heard.get(meter_id)
+        is_encrypted = header.encrypted if encrypted is None else encrypted
+        if heard is None:
+            heard = HeardMeter(
+                meter_id=meter_id,
+                manufacturer=address.manufacturer,
+                device_type=address.device_type,
+                version=address.version,
+                rssi=frame.rssi_dbm,
+                last_heard=frame.received_at,
+                encrypted=is_encrypted,
+                raw=frame.raw,
+                count=0,
+            )
+            self.heard[meter_id] = heard
+            while len(self.heard) > HEARD_CAP:
+                self.heard.popitem(last=False)
+        else:
+            self.heard.move_to_end(meter_id)
+        heard.count += 1
+        heard.rssi = frame.rssi_dbm
+        heard.last_heard = frame.received_at
+        heard.encrypted = is_encrypted
+        heard.raw = frame.raw
+
+    @callback
+    def _maybe_auto_add(self, frame: Frame, telegram: Telegram) -> None:
+        header = telegram.header
+        if not self.entry.options.get(CONF_AUTO_ADD, DEFAULT_AUTO_ADD):
+            return
+        if header.encrypted or telegram.decrypted or not telegram.records:
+            return
+        if frame.rssi_dbm is not None and frame.rssi_dbm < self.min_rssi:
+            return
+        address = header.address
+        meter_id = address.id.upper()
+        if meter_id in configured_meter_ids(self.hass):
+            return
+        _LOGGER.info("Adding meter %s heard by %s (automatic add is on)", meter_id, self.entry.title)
+        self.hass.config_entries.async_add_subentry(
+            self.entry,
+            ConfigSubentry(
+                data=MappingProxyType(
+                    {
+                        CONF_METER_ID: meter_id,
+                        CONF_MANUFACTURER: address.manufacturer,
+                        CONF_DEVICE_TYPE: address.device_type,
+                        CONF_VERSION: address.version,
+                    }
+                ),
+                subentry_type=SUBENTRY_METER,
+                title=meter_title(address.manufacturer, address.medium, meter_id),
+                unique_id=meter_id,
+            ),
+        )
+        self.async_sync_subentries()
+
+    @callback
+    def _update_meter(self, meter: MeterState, frame: Frame, telegram: Telegram) -> None:
+        header = telegram.header
+        fingerprint = (header.access_number, telegram.records, telegram.manufacturer_data)
+        if meter.dedup == fingerprint and frame.received_at - meter.dedup_at < DEDUP_SECONDS:
+            self.duplicates += 1
+            return
+        meter.dedup = fingerprint
+        meter.dedup_at = frame.received_at
+        if meter.problem is not None:
+            meter.problem = None
+            _LOGGER.info("Meter %s (%s): telegrams decrypt again", meter.name, meter.meter_id)
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id(self.entry.entry_id, meter.meter_id))
+        address = header.address
+        meter.manufacturer = address.manufacturer
+        meter.device_type = address.device_type
+        meter.version = address.version
+        meter.rssi = frame.rssi_dbm
+        meter.last_heard = dt_util.utc_from_timestamp(frame.received_at)
+        meter.access_number = header.access_number
+        if header.status is not None:
+            meter.status = header.status
+        meter.available = self.connected
+        new: list[Record] = []
+        for record in telegram.records:
+            meter.records[record.key] = record
+            if record.key not in meter.known:
+                meter.known[record.key] = record
+                new.append(record)
+        if new:
+            self._layouts[meter.meter_id] = [_record_to_json(r) for r in meter.known.values()]
+            self._store.async_delay_save(self._stored, 10)
+            async_dispatcher_send(self.hass, signal_new_records(self.entry.entry_id), meter, new)
+        async_dispatcher_send(self.hass, signal_meter(self.entry.entry_id, meter.meter_id))
+
+    # -- flows -----------------------------------------------------------------------
+
+    def heard_meters(self, *, min_rssi: float | None = None) -> list[HeardMeter]:
+        """Heard meters, strongest signal first (unknown RSSI last)."""
+        meters: Iterable[HeardMeter] = self.heard.values()
+        if min_rssi is not None:
+            meters = (m for m in meters if m.rssi is None or m.rssi >= min_rssi)
+        return sorted(meters, key=lambda m: (m.rssi is None, -(m.rssi or 0.0), m.meter_id))
