@@ -93,11 +93,23 @@ class Receiver(ABC):
         self._on_frame = on_frame
         self._on_state = on_state
         self.info: ReceiverInfo | None = None
+        self._connected = False
 
     @property
-    @abstractmethod
     def connected(self) -> bool:
         """True while the device is open and answering."""
+        return self._connected
+
+    def _set_connected(self, value: bool) -> None:
+        """Record a link state change and report it once through ``on_state``."""
+        if value == self._connected:
+            return
+        self._connected = value
+        if self._on_state is not None:
+            try:
+                self._on_state(value)
+            except Exception:
+                _LOGGER.exception("on_state callback of %s failed", self.receiver_id)
 
     @abstractmethod
     async def start(self) -> ReceiverInfo:
@@ -404,16 +416,6 @@ class StreamReceiver[M](Receiver):
     def _heard_suffix(self) -> str:
         return " (the link was lost)" if self._protocol is not None and self._protocol.lost.done() else ""
 
-    def _set_connected(self, value: bool) -> None:
-        if value == self._connected:
-            return
-        self._connected = value
-        if self._on_state is not None:
-            try:
-                self._on_state(value)
-            except Exception:
-                _LOGGER.exception("on_state callback of %s failed", self.receiver_id)
-
     # -- receive path -------------------------------------------------------
 
     def _data_received(self, data: bytes) -> None:
@@ -450,11 +452,6 @@ class StreamReceiver[M](Receiver):
             _LOGGER.exception("on_frame callback of %s failed", self.receiver_id)
 
     # -- lifecycle ----------------------------------------------------------
-
-    @property
-    def connected(self) -> bool:
-        """True while the device is open and has answered its handshake."""
-        return self._connected
 
     async def start(self) -> ReceiverInfo:
         """Open, identify and configure the device, then receive in the background.

@@ -867,20 +867,6 @@ class MbusMasterReceiver(Receiver):
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
-    @property
-    def connected(self) -> bool:
-        return self._connected
-
-    def _set_connected(self, value: bool) -> None:
-        if value == self._connected:
-            return
-        self._connected = value
-        if self._on_state is not None:
-            try:
-                self._on_state(value)
-            except Exception:
-                _LOGGER.exception("on_state callback of %s failed", self.receiver_id)
-
     async def start(self) -> ReceiverInfo:
         """Open the port (PortOpenError on failure) and start polling in the background."""
         if self._task is not None and self.info is not None:

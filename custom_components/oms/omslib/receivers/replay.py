@@ -196,10 +196,6 @@ class ReplayReceiver(Receiver):
         """Lines of the file that were not played."""
         return len(self.capture.skipped)
 
-    @property
-    def connected(self) -> bool:
-        return self._connected
-
     def _resolve_options(self) -> None:
         options = self._options
         try:
@@ -249,16 +245,6 @@ class ReplayReceiver(Receiver):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._connected = False
-
-    def _set_connected(self, value: bool) -> None:
-        if value == self._connected:
-            return
-        self._connected = value
-        if self._on_state is not None:
-            try:
-                self._on_state(value)
-            except Exception:
-                _LOGGER.exception("on_state callback of %s failed", self.receiver_id)
 
     async def _play(self) -> None:
         entries = self.capture.entries
