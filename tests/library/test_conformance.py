@@ -40,12 +40,16 @@ CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 # wmbusmeters 379/401 decoded = 94.5%, 997/1268 fields = 78.6% (997/1016 = 98.1% where a standard
 # record exists; the rest come from manufacturer-specific drivers), 391/401 IDs = 97.5%;
 # oms-vectors 152/168 frames as expected = 90.5%, 1423/1530 assertions = 93.0%.
-FLOOR_WMB_DECODED = 0.94
-FLOOR_WMB_FIELDS = 0.78
-FLOOR_WMB_FIELDS_PRESENT = 0.97
+# Raised on 2026-11-24 (performance/conformance helper: truncated last record kept, wired CI 0x76,
+# wired legacy signature, wired L repaired by checksum, format A block-1 CRC checked):
+# wmbusmeters 390/401 decoded = 97.3%, 1019/1268 fields = 80.4% (1019/1038 = 98.2%), 391/401 IDs;
+# oms-vectors 159/168 frames = 94.6%, 1467/1530 assertions = 95.9%.
+FLOOR_WMB_DECODED = 0.97
+FLOOR_WMB_FIELDS = 0.80
+FLOOR_WMB_FIELDS_PRESENT = 0.98
 FLOOR_WMB_IDENTITY = 0.97
-FLOOR_VEC_DECODED = 0.90
-FLOOR_VEC_CHECKS = 0.92
+FLOOR_VEC_DECODED = 0.94
+FLOOR_VEC_CHECKS = 0.95
 
 # --------------------------------------------------------------------------- units
 

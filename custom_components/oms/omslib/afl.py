@@ -145,14 +145,18 @@ class FragmentBuffer:
             return None
         del self._parts[sender]
         # The MAC travels in the fragment that carries it; prefer the last one's.
-        merged = first if not afl.mac else Afl(
-            first.fcl & ~FCL_MF,
-            first.mcl,
-            first.key_info,
-            first.counter,
-            afl.mac,
-            first.message_length,
-            first.auth_bytes,
-            first.payload_offset,
+        merged = (
+            first
+            if not afl.mac
+            else Afl(
+                first.fcl & ~FCL_MF,
+                first.mcl,
+                first.key_info,
+                first.counter,
+                afl.mac,
+                first.message_length,
+                first.auth_bytes,
+                first.payload_offset,
+            )
         )
         return merged, bytes(data)

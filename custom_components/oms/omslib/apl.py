@@ -376,12 +376,11 @@ def parse_apl(data: bytes | bytearray | memoryview, partial: bool = False) -> Ap
     if memo is not None and (partial or memo.truncated is None):
         return memo
     try:
-        apl = _parse_apl(buf, None)
+        apl = _parse_apl(buf, False)
     except LengthError:
         if not partial:
             raise
-        cut: list[int] = []
-        apl = _parse_apl(buf, cut)
+        apl = _parse_apl(buf, True)
         if not apl.records:
             raise
     if len(_APLS) >= _APL_CACHE_MAX:
@@ -390,8 +389,8 @@ def parse_apl(data: bytes | bytearray | memoryview, partial: bool = False) -> Ap
     return apl
 
 
-def _parse_apl(buf: bytes, cut: list[int] | None) -> Apl:
-    """parse_apl's loop; with ``cut`` a list, an incomplete last record ends the records instead."""
+def _parse_apl(buf: bytes, partial: bool) -> Apl:
+    """parse_apl's loop; with ``partial`` an incomplete last record ends the records instead."""
     end = len(buf)
     pos = 0
     records: list[Record] = []
@@ -443,7 +442,7 @@ def _parse_apl(buf: bytes, cut: list[int] | None) -> Apl:
                 continue
             value, stop = read_value(buf, p, end, header)
         except LengthError:
-            if cut is None:
+            if not partial:
                 raise
             truncated = pos
             break

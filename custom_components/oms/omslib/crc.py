@@ -2,13 +2,16 @@
 
 ``crc16(b"123456789") == 0xC2B7``. The CRC runs for every telegram (block
 checks, format detection, compact-frame signatures), so it consumes 16 bits
-per step from a 65,536-entry table (128 KiB as ``array('H')``) instead of 8.
+per step from a 65,536-entry table instead of 8 (built in milliseconds from its linearity,
+looked up in an array, or a list when bulk decoding asks for it).
 """
 
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 import sys
+from typing import Any
 
 _POLY = 0x3D65
 
@@ -54,17 +57,67 @@ def _word_table() -> array[int]:
 
 
 _T16 = _word_table()
+_table: array[int] | list[int] = _T16
+"""The word table in use: the 128 KiB array by default."""
+
+
+def use_fast_table() -> None:
+    """Index a list copy of the word table instead of the array (about 10 % faster decoding).
+
+    A list hands out existing int objects instead of creating one per lookup, but holds
+    65,536 of them (about 2.3 MB). Worth it for bulk decoding (``scripts/decode``), not for
+    a Home Assistant receiver that hears a telegram a second.
+    """
+    global _table
+    if not isinstance(_table, list):
+        _table = _T16.tolist()
+
+
 _SWAPPED = sys.byteorder == "little"
+
+
+def _parity_crc() -> Callable[[int], int]:
+    """CRC of a message given as one big integer, by parities instead of a loop over its bytes.
+
+    With init 0 the register is ``M(x)·x^16 mod P``, linear in the message bits: message bit p
+    (counted from the end) flips register bits ``x^(p+16) mod P``. So register bit k is the parity
+    of ``M & mask_k``, where mask_k collects the positions p whose ``x^(p+16) mod P`` has bit k:
+    16 AND + bit_count operations in C whatever the length (up to 256 bytes here), faster than the
+    table loop from about 48 bytes on (format-B detection runs over whole frames).
+    """
+    powers = []
+    reg = _POLY  # x^16 mod P
+    for _ in range(8 * _PARITY_MAX):
+        powers.append(reg)
+        reg = ((reg << 1) ^ _POLY) & 0xFFFF if reg & 0x8000 else (reg << 1) & 0xFFFF
+    powers.reverse()
+    digits = bytes.maketrans(b"\x00\x01", b"01")
+    masks = [int(bytes((x >> k) & 1 for x in powers).translate(digits), 2) for k in range(16)]
+    terms = " | ".join(f"(((v & m{k}).bit_count() & 1) << {k})" for k in range(16))
+    space: dict[str, Any] = {f"m{k}": mask for k, mask in enumerate(masks)}
+    exec(f"def register(v):\n    return {terms}\n", space)  # noqa: S102
+    register: Callable[[int], int] = space["register"]
+    return register
+
+
+_PARITY_MIN = 48
+_PARITY_MAX = 256
+_parity_register: Callable[[int], int] | None = None
 
 
 def crc16(data: bytes | bytearray | memoryview, start: int = 0, end: int | None = None) -> int:
     """CRC-16/EN-13757 of ``data[start:end]``."""
     view = memoryview(data)[start:end]
     n = len(view)
+    if _PARITY_MIN <= n <= _PARITY_MAX:
+        global _parity_register  # built on first use (a few ms)
+        if _parity_register is None:
+            _parity_register = _parity_crc()
+        return _parity_register(int.from_bytes(view, "big")) ^ 0xFFFF
     even = n & ~1
     reg = 0
     if even:
-        table = _T16
+        table = _table
         for word in view[:even].cast("H"):
             reg = table[reg ^ word]
         if _SWAPPED:

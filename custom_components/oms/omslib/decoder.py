@@ -15,12 +15,16 @@ from .ell import ELL_CI, Ell, open_payload, parse_ell
 from .errors import IncompleteError, LengthError, MalformedError, OmsError, UnsupportedError
 from .keyring import Keyring
 from .link import DLL_SIZE, FrameFormat, parse_dll, strip_crcs
+from .record import fast_builder
 from .security import mode5_iv, open_mode5, open_mode7, open_mode9, unsupported_mode
 from .telegram import Address, Header, Link, Telegram
 from .tpl import CI_NAMES, SECURITY_MODE_NAMES, Tpl, parse_tpl
 from .wired import parse_wired
 
 _NO_ADDRESS = Address("", "", 0, 0)
+_header = fast_builder(Header)
+"""Header(...) with every field positional, without the frozen dataclass's per-field setattr."""
+_telegram = fast_builder(Telegram)
 _WIRED_UNSUPPORTED = {
     0x73: "fixed data structure",
     0x77: "fixed data structure",
@@ -30,7 +34,7 @@ MSB_FIRST_CI = 0x76
 
 
 def _fix_wired_length(raw: bytes) -> bytes:
-    """A long frame whose L field disagrees with its length, but whose last byte is the stop byte
+    """A long frame longer than its L field says, but whose last byte is the stop byte
     and whose checksum over the bytes actually between header and checksum matches, has only a
     wrong L byte (seen in pyMeterBus' test frames): rebuilt with the right L. Anything else is
     returned unchanged (and parse_wired reports it)."""
@@ -38,7 +42,7 @@ def _fix_wired_length(raw: bytes) -> bytes:
     length = n - 6
     if (
         n >= 9
-        and raw[1] + 6 != n
+        and raw[1] + 6 < n  # longer than L says: a cut frame is never "repaired"
         and 3 <= length <= 255
         and raw[-1] == 0x16
         and sum(raw[4:-2]) & 0xFF == raw[-2]
@@ -78,7 +82,6 @@ class Decoder:
         decrypted = False
         ell: Ell | None = None
         afl: Afl | None = None
-        link_header = Header("wmbus", dll.c_field, dll.address, dll.address, 0)
         try:
             if pos >= len(frame):
                 raise LengthError("frame ends before the CI field")
@@ -108,21 +111,25 @@ class Decoder:
                 frame = frame[:pos] + tpdu
                 if pos >= len(frame):
                     raise LengthError("AFL without a transport layer")
+            tpl = parse_tpl(frame, pos)
         except OmsError as err:
+            link_header = Header("wmbus", dll.c_field, dll.address, dll.address, 0)
             raise err.with_header(link_header) from None
-        tpl = parse_tpl(frame, pos)
-        address = tpl.address or dll.address
-        header = Header(
+        config = tpl.config
+        mode = config.mode if config else 0
+        acc = tpl.access_number
+        header = _header(
             "wmbus",
             dll.c_field,
-            address,
+            tpl.address or dll.address,
             dll.address,
             tpl.ci,
-            access_number=tpl.access_number if tpl.access_number is not None else (ell.acc if ell else None),
-            status=tpl.status,
-            security_mode=tpl.config.mode if tpl.config else 0,
-            encrypted=decrypted or bool(tpl.config and tpl.config.mode),
-            receiver_address=ell.receiver_address if ell else None,
+            acc if acc is not None else (ell.acc if ell else None),
+            tpl.status,
+            mode,
+            decrypted or bool(mode),
+            ell.receiver_address if ell else None,
+            None,
         )
         try:
             tpdu = frame[pos:]
@@ -130,8 +137,8 @@ class Decoder:
                 tpdu = tpdu[: afl.message_length]
             iv_address = tpl.address_bytes or dll.address_bytes
             id_bytes = tpl.id_bytes or dll.address_bytes[2:6]
-            if tail and tpl.config and tpl.config.mode == 5:
-                short = tpl.config.blocks * 16 - (len(frame) - tpl.payload_offset)
+            if tail and config and mode == 5:
+                short = config.blocks * 16 - (len(frame) - tpl.payload_offset)
                 if 0 < short <= len(tail):
                     frame += tail[:short]
             return self._finish(header, tpl, frame, tpdu, pos, iv_address, id_bytes, afl, decrypted)
@@ -237,14 +244,15 @@ class Decoder:
             apl = parse_apl(payload, partial=True)
             if apl.truncated is None and self.formats.get(prefix, apl.signature) is None:
                 self.formats.learn(prefix, apl)
-        tg = Telegram(
+        tg = _telegram(
             header,
             apl.records,
             decrypted,
             authenticated,
-            more_records_follow=apl.more_records_follow,
-            manufacturer_data=apl.manufacturer_data,
-            format_signature=apl.signature,
+            apl.more_records_follow,
+            apl.manufacturer_data,
+            apl.signature,
+            {},
         )
         if apl.truncated is not None:
             tg.extra["truncated"] = apl.truncated

@@ -13,6 +13,7 @@ from typing import Literal
 
 from .crc import crc16
 from .errors import CrcError, LengthError
+from .record import fast_builder
 from .telegram import Address
 
 FrameFormat = Literal["A", "B", "none"]
@@ -153,10 +154,13 @@ def strip_crcs(raw: bytes, frame_format: FrameFormat | None = None) -> tuple[byt
     size = len(raw)
     if frame_format == "A" or (
         frame_format is None
-        # A frame of exactly L+1 bytes is stripped or format B (format A is always longer);
-        # only longer frames are tested for format A (exact A length, or first-block CRC).
-        and size != l_field + 1
-        and (size == format_a_length(l_field) or crc16(raw, 0, 10) == (raw[10] << 8) | raw[11])
+        and size >= 12
+        and (
+            # exactly the length of a format-A frame (and not of a stripped one): A, CRCs checked
+            size == format_a_length(l_field) != l_field + 1
+            # else a matching first-block CRC (also catches an A frame cut to L+1 bytes)
+            or crc16(raw, 0, 10) == (raw[10] << 8) | raw[11]
+        )
     ):
         return _strip_a(raw), "A"
     if frame_format == "B":
@@ -175,4 +179,7 @@ def parse_dll(frame: bytes) -> Dll:
     if len(frame) < DLL_SIZE + 1:
         raise LengthError("frame ends inside the link-layer header")
     address_bytes = bytes(frame[2:10])
-    return Dll(frame[0], frame[1], wireless_address(address_bytes, 0), address_bytes)
+    return _dll(frame[0], frame[1], wireless_address(address_bytes, 0), address_bytes)
+
+
+_dll = fast_builder(Dll)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any, Literal
 
 Function = Literal["instantaneous", "maximum", "minimum", "error"]
 Value = int | float | str | bytes | None
@@ -43,3 +44,21 @@ class Record:
     def key(self) -> str:
         """A stable key for this record within one meter's telegrams."""
         return self.dif_vif
+
+
+def fast_builder[T](cls: type[T]) -> Callable[..., T]:
+    """A positional constructor for a frozen, slotted dataclass taking EVERY field in order.
+
+    The generated ``__init__`` of a frozen dataclass calls ``object.__setattr__`` per field; this
+    sets the slots through their descriptors, about three times faster (the decoder builds a few
+    of these objects per telegram). Same object as ``cls(*values)``; no defaults, no checks.
+    """
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    space: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    for i, name in enumerate(names):
+        space[f"_s{i}"] = getattr(cls, name).__set__
+    args = ", ".join(f"a{i}" for i in range(len(names)))
+    body = "".join(f"    _s{i}(o, a{i})\n" for i in range(len(names)))
+    exec(f"def build({args}):\n    o = _new(_cls)\n{body}    return o\n", space)  # noqa: S102
+    build: Callable[..., T] = space["build"]
+    return build

@@ -7,6 +7,7 @@ from typing import Literal
 
 from .errors import LengthError
 from .link import long_header_address
+from .record import fast_builder
 from .telegram import Address, Status
 
 HeaderKind = Literal["none", "short", "long"]
@@ -152,9 +153,17 @@ def parse_config(frame: bytes, pos: int) -> tuple[ConfigField, int]:
             key_version = frame[pos]
             pos += 1
         return ConfigField(raw, mode, (raw >> 4) & 0x0F, cfe, counter, key_version), pos
-    if mode == 13:
-        return ConfigField(raw, mode, 0), pos
-    return ConfigField(raw, mode, (raw >> 4) & 0x0F), pos
+    config = _CONFIGS.get(raw)
+    if config is None:
+        config = ConfigField(raw, mode, 0) if mode == 13 else ConfigField(raw, mode, (raw >> 4) & 0x0F)
+        if len(_CONFIGS) >= 1024:
+            _CONFIGS.clear()
+        _CONFIGS[raw] = config
+    return config, pos
+
+
+_CONFIGS: dict[int, ConfigField] = {}
+"""CF value -> ConfigField for every mode but 7 (whose CFE/counter follow the CF)."""
 
 
 def parse_tpl(frame: bytes, offset: int) -> Tpl:
@@ -184,4 +193,7 @@ def parse_tpl(frame: bytes, offset: int) -> Tpl:
         pos += 2
         if payload != "unsupported" or ci in (0x7C, 0x7D, 0x7E, 0x7F):
             config, pos = parse_config(frame, pos)
-    return Tpl(ci, header, payload, address, address_bytes, id_bytes, acc, status, config, pos)
+    return _tpl(ci, header, payload, address, address_bytes, id_bytes, acc, status, config, pos)
+
+
+_tpl = fast_builder(Tpl)
