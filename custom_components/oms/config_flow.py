@@ -1,7 +1,13 @@
-"""Config flow: a receiver per entry (user, USB discovery, reconfigure), meters as subentries, options."""
+"""Config flow: a receiver per entry (user, USB discovery, reconfigure), meters as subentries, options.
+
+A receiver is a radio receiver (stick, SDR, network port, capture file) or a
+wired M-Bus master; meters of a wired master are found by a bus scan or added by
+their primary or secondary address.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -31,33 +37,47 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 import voluptuous as vol
 
 from .const import (
+    CONF_ADDRESS,
     CONF_AUTO_ADD,
     CONF_AVAILABLE_HOURS,
+    CONF_BAUDRATE,
     CONF_DEVICE,
     CONF_DEVICE_TYPE,
     CONF_KEY,
     CONF_KIND,
     CONF_LINK_MODE,
     CONF_MANUFACTURER,
+    CONF_MAX_FAILURES,
     CONF_METER_ID,
     CONF_MIN_RSSI,
+    CONF_MQTT_TOPIC,
     CONF_NAME,
+    CONF_SCAN_INTERVAL,
     CONF_VERSION,
     DEFAULT_AUTO_ADD,
     DEFAULT_AVAILABLE_HOURS,
+    DEFAULT_BAUDRATE,
+    DEFAULT_MAX_FAILURES,
     DEFAULT_MIN_RSSI,
+    DEFAULT_MQTT_TOPIC,
+    DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     KIND_AUTO,
+    KIND_MBUS,
+    KIND_MQTT,
+    MIN_SCAN_INTERVAL,
     SUBENTRY_METER,
 )
-from .hub import HeardMeter, OmsHub, configured_meter_ids, meter_title
+from .hub import FoundMeter, HeardMeter, OmsHub, configured_meter_ids, meter_title
 from .omslib.decoder import Decoder
 from .omslib.errors import DECRYPTION_ERRORS, OmsError
 from .omslib.keyring import Keyring, parse_key
+from .omslib.link import manufacturer_code
 from .omslib.receivers import (
     LINK_MODES,
     RECEIVERS,
@@ -71,6 +91,17 @@ from .omslib.receivers import (
     detect,
 )
 from .omslib.receivers.base import LINK_MODE_LABELS, display_device
+from .omslib.receivers.mbus_master import (
+    BAUD_RATES,
+    MAX_PRIMARY,
+    MbusCollision,
+    MbusError,
+    MbusMaster,
+    MbusPortError,
+    MbusTimeout,
+    parse_address,
+)
+from .poller import MASTER_OPTIONS
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -111,6 +142,31 @@ async def _async_try_receiver(device: str, kind: str, link_mode: str) -> tuple[s
         return "unknown"
 
 
+async def async_test_mbus(device: str, baudrate: int) -> ReceiverInfo:
+    """Open the port of a wired master and send one request (SND_NKE to the selected slave, EN 13757-2)."""
+    master = MbusMaster(device, baudrate=baudrate, **MASTER_OPTIONS)
+    try:
+        await master.open()
+        await master.deselect()
+    finally:
+        await master.close()
+    return ReceiverInfo(kind=KIND_MBUS, model="M-Bus master")
+
+
+async def _async_try_mbus(device: str, baudrate: int) -> tuple[str, ReceiverInfo] | str:
+    """(kind, info) when the port opens and takes a request, else a translated error key."""
+    try:
+        return KIND_MBUS, await async_test_mbus(device, baudrate)
+    except (PortOpenError, MbusPortError):
+        return "cannot_open"
+    except MbusError:
+        # Something answered garbled: the port works, the bus may be busy or mixed up.
+        return KIND_MBUS, ReceiverInfo(kind=KIND_MBUS, model="M-Bus master")
+    except Exception:
+        _LOGGER.exception("Unexpected error while testing M-Bus master %s", display_device(device))
+        return "unknown"
+
+
 async def _async_port_options(hass: HomeAssistant) -> list[SelectOptionDict]:
     """Serial ports of this machine for the selector (a path or URL can be typed instead)."""
     try:
@@ -129,7 +185,7 @@ async def _async_port_options(hass: HomeAssistant) -> list[SelectOptionDict]:
 
 
 def _receiver_schema(ports: list[SelectOptionDict]) -> vol.Schema:
-    kinds = [KIND_AUTO, *sorted(RECEIVERS)]
+    kinds = [KIND_AUTO, *sorted(kind for kind in RECEIVERS if kind != KIND_MBUS)]
     return vol.Schema(
         {
             vol.Required(CONF_DEVICE): SelectSelector(
@@ -143,6 +199,43 @@ def _receiver_schema(ports: list[SelectOptionDict]) -> vol.Schema:
             vol.Required(CONF_LINK_MODE, default=LINK_MODES[0]): _link_mode_selector(),
         }
     )
+
+
+def _mbus_schema(ports: list[SelectOptionDict]) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(CONF_DEVICE): SelectSelector(
+                SelectSelectorConfig(options=ports, custom_value=True, mode=SelectSelectorMode.DROPDOWN)
+            ),
+            vol.Required(CONF_BAUDRATE, default=str(DEFAULT_BAUDRATE)): SelectSelector(
+                SelectSelectorConfig(
+                    options=[str(rate) for rate in BAUD_RATES], mode=SelectSelectorMode.DROPDOWN
+                )
+            ),
+        }
+    )
+
+
+def _mqtt_configured(hass: HomeAssistant) -> bool:
+    """Home Assistant's MQTT integration has an enabled entry (MQTT receivers go through it)."""
+    from homeassistant.components import mqtt  # imported here: only MQTT receivers need it
+
+    return bool(mqtt.mqtt_config_entry_enabled(hass))
+
+
+def _mqtt_topic(text: str) -> str | None:
+    """A valid MQTT topic filter, or None."""
+    from homeassistant.components import mqtt
+
+    topic = text.strip()
+    try:
+        return mqtt.valid_subscribe_topic(topic) if topic else None
+    except vol.Invalid:
+        return None
+
+
+def _mqtt_schema(topic: str) -> vol.Schema:
+    return vol.Schema({vol.Required(CONF_DEVICE, default=topic): TextSelector()})
 
 
 def _link_mode_selector() -> SelectSelector:
@@ -178,6 +271,7 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         self._device = ""
         self._usb_name = ""
+        self._topic = ""
 
     @staticmethod
     @callback
@@ -192,6 +286,53 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
         return {SUBENTRY_METER: MeterSubentryFlow}
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """A radio receiver, remote receivers on MQTT, or a wired M-Bus master."""
+        return self.async_show_menu(step_id="user", menu_options=["receiver", "mqtt_receivers", "mbus"])
+
+    async def async_step_mqtt_receivers(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Remote receivers publishing to MQTT, received through Home Assistant's MQTT integration."""
+        if not _mqtt_configured(self.hass):
+            return self.async_abort(reason="mqtt_not_configured")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            topic = _mqtt_topic(user_input[CONF_DEVICE])
+            if topic is None:
+                errors[CONF_DEVICE] = "invalid_topic"
+            else:
+                await self.async_set_unique_id(f"{KIND_MQTT}:{topic}")
+                self._abort_if_unique_id_configured()
+                return self._create_mqtt_entry(topic)
+        return self.async_show_form(
+            step_id="mqtt_receivers",
+            data_schema=self.add_suggested_values_to_schema(_mqtt_schema(DEFAULT_MQTT_TOPIC), user_input),
+            errors=errors,
+        )
+
+    async def async_step_mqtt(self, discovery_info: MqttServiceInfo) -> ConfigFlowResult:
+        """A telegram appeared on the default topic filter (manifest ``mqtt``)."""
+        self._topic = discovery_info.subscribed_topic
+        await self.async_set_unique_id(f"{KIND_MQTT}:{self._topic}")
+        self._abort_if_unique_id_configured()
+        for entry in self._async_current_entries(include_ignore=False):
+            if entry.options.get(CONF_MQTT_TOPIC) == self._topic:
+                return self.async_abort(reason="already_configured")
+        self.context["title_placeholders"] = {"name": f"MQTT {self._topic}"}
+        return await self.async_step_mqtt_confirm()
+
+    async def async_step_mqtt_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Confirm the discovered topic filter."""
+        if user_input is not None:
+            return self._create_mqtt_entry(self._topic)
+        self._set_confirm_only()
+        return self.async_show_form(step_id="mqtt_confirm", description_placeholders={"topic": self._topic})
+
+    def _create_mqtt_entry(self, topic: str) -> ConfigFlowResult:
+        return self.async_create_entry(
+            title=f"MQTT {topic}",
+            data={CONF_DEVICE: topic, CONF_KIND: KIND_MQTT, CONF_LINK_MODE: LINK_MODES[0]},
+        )
+
+    async def async_step_receiver(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Pick a port (or type a path / socket:// / rfc2217:// URL), the receiver type and link mode."""
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -211,8 +352,33 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
         ports = await _async_port_options(self.hass)
         return self.async_show_form(
-            step_id="user",
+            step_id="receiver",
             data_schema=self.add_suggested_values_to_schema(_receiver_schema(ports), user_input),
+            errors=errors,
+        )
+
+    async def async_step_mbus(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """A wired M-Bus master: level converter port or gateway URL and the bus's baud rate."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            device = await _async_normalize_device(self.hass, user_input[CONF_DEVICE])
+            baudrate = int(user_input[CONF_BAUDRATE])
+            self._async_abort_entries_match({CONF_DEVICE: device})
+            result = await _async_try_mbus(device, baudrate)
+            if isinstance(result, str):
+                errors["base"] = result
+            else:
+                kind, info = result
+                await self.async_set_unique_id(_unique_id(info, device))
+                self._abort_if_unique_id_configured()
+                return self.async_create_entry(
+                    title=_title(info, kind, device),
+                    data={CONF_DEVICE: device, CONF_KIND: kind, CONF_BAUDRATE: baudrate},
+                )
+        ports = await _async_port_options(self.hass)
+        return self.async_show_form(
+            step_id="mbus",
+            data_schema=self.add_suggested_values_to_schema(_mbus_schema(ports), user_input),
             errors=errors,
         )
 
@@ -258,8 +424,11 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Change port, receiver type or link mode of a receiver; tested before it is saved."""
+        """Change port, receiver type and link mode (wired master: baud rate); tested before saving."""
         entry = self._get_reconfigure_entry()
+        if entry.data[CONF_KIND] == KIND_MQTT:
+            return await self.async_step_reconfigure_mqtt()
+        wired = entry.data[CONF_KIND] == KIND_MBUS
         errors: dict[str, str] = {}
         if user_input is not None:
             device = await _async_normalize_device(self.hass, user_input[CONF_DEVICE])
@@ -267,7 +436,14 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
             if was_loaded:
                 # The running receiver holds the port: release it for the test.
                 await self.hass.config_entries.async_unload(entry.entry_id)
-            result = await _async_try_receiver(device, user_input[CONF_KIND], user_input[CONF_LINK_MODE])
+            updates: dict[str, Any]
+            if wired:
+                baudrate = int(user_input[CONF_BAUDRATE])
+                result = await _async_try_mbus(device, baudrate)
+                updates = {CONF_DEVICE: device, CONF_BAUDRATE: baudrate}
+            else:
+                result = await _async_try_receiver(device, user_input[CONF_KIND], user_input[CONF_LINK_MODE])
+                updates = {CONF_DEVICE: device, CONF_LINK_MODE: user_input[CONF_LINK_MODE]}
             if isinstance(result, str):
                 errors["base"] = result
                 if was_loaded:
@@ -281,30 +457,64 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
                             self.hass.config_entries.async_schedule_reload(entry.entry_id)
                         return self.async_abort(reason="already_configured")
                 return self.async_update_reload_and_abort(
-                    entry,
-                    unique_id=unique_id,
-                    data_updates={
-                        CONF_DEVICE: device,
-                        CONF_KIND: kind,
-                        CONF_LINK_MODE: user_input[CONF_LINK_MODE],
-                    },
+                    entry, unique_id=unique_id, data_updates=updates | {CONF_KIND: kind}
                 )
         ports = await _async_port_options(self.hass)
+        if user_input is None:
+            user_input = dict(entry.data)
+            if wired:
+                user_input[CONF_BAUDRATE] = str(entry.data.get(CONF_BAUDRATE, DEFAULT_BAUDRATE))
+        schema = _mbus_schema(ports) if wired else _receiver_schema(ports)
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(
-                _receiver_schema(ports), user_input if user_input is not None else dict(entry.data)
-            ),
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+        )
+
+    async def async_step_reconfigure_mqtt(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Change the topic filter of an MQTT receiver entry."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            topic = _mqtt_topic(user_input[CONF_DEVICE])
+            if topic is None:
+                errors[CONF_DEVICE] = "invalid_topic"
+            else:
+                unique_id = f"{KIND_MQTT}:{topic}"
+                for other in self._async_current_entries(include_ignore=False):
+                    if other.entry_id != entry.entry_id and other.unique_id == unique_id:
+                        return self.async_abort(reason="already_configured")
+                return self.async_update_reload_and_abort(
+                    entry, unique_id=unique_id, data_updates={CONF_DEVICE: topic}
+                )
+        return self.async_show_form(
+            step_id="reconfigure_mqtt",
+            data_schema=_mqtt_schema(entry.data[CONF_DEVICE]),
             errors=errors,
         )
 
 
 class OmsOptionsFlow(OptionsFlow):
-    """Automatic add, the signal floor of the heard list, how long a silent meter stays available."""
+    """Radio: automatic add, the signal floor of the heard list, how long a silent meter stays available.
+
+    Wired master: the poll interval and after how many failed polls a meter is unavailable.
+    """
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        if self.config_entry.data[CONF_KIND] == KIND_MBUS:
+            return await self.async_step_mbus(user_input)
+        errors: dict[str, str] = {}
+        extra_mqtt = self.config_entry.data[CONF_KIND] != KIND_MQTT and _mqtt_configured(self.hass)
         if user_input is not None:
-            return self.async_create_entry(data=user_input)
+            text = user_input.pop(CONF_MQTT_TOPIC, "")
+            if text.strip():
+                topic = _mqtt_topic(text)
+                if topic is None:
+                    errors[CONF_MQTT_TOPIC] = "invalid_topic"
+                else:
+                    user_input[CONF_MQTT_TOPIC] = topic
+            if not errors:
+                return self.async_create_entry(data=user_input)
         options = self.config_entry.options
         schema = vol.Schema(
             {
@@ -327,7 +537,44 @@ class OmsOptionsFlow(OptionsFlow):
                 ),
             }
         )
-        return self.async_show_form(step_id="init", data_schema=schema)
+        if extra_mqtt:
+            schema = schema.extend(
+                {
+                    vol.Optional(
+                        CONF_MQTT_TOPIC, description={"suggested_value": options.get(CONF_MQTT_TOPIC)}
+                    ): TextSelector()
+                }
+            )
+        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+
+    async def async_step_mbus(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        if user_input is not None:
+            return self.async_create_entry(
+                data={
+                    CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
+                    CONF_MAX_FAILURES: int(user_input[CONF_MAX_FAILURES]),
+                }
+            )
+        options = self.config_entry.options
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    CONF_SCAN_INTERVAL, default=options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL)
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=MIN_SCAN_INTERVAL,
+                        max=86400,
+                        step=1,
+                        unit_of_measurement="s",
+                        mode=NumberSelectorMode.BOX,
+                    )
+                ),
+                vol.Required(
+                    CONF_MAX_FAILURES, default=options.get(CONF_MAX_FAILURES, DEFAULT_MAX_FAILURES)
+                ): NumberSelector(NumberSelectorConfig(min=1, max=20, step=1, mode=NumberSelectorMode.BOX)),
+            }
+        )
+        return self.async_show_form(step_id="mbus", data_schema=schema)
 
 
 def _normalize_meter_id(text: str) -> str | None:
@@ -342,6 +589,73 @@ def _heard_label(meter: HeardMeter, now: float) -> str:
     lock = " · encrypted" if meter.encrypted else ""
     medium = meter.medium.replace("_", " ")
     return f"{meter.meter_id} · {meter.manufacturer} {medium} · {rssi} · {ago} ago{lock}"
+
+
+PRIMARY_SCAN_RANGE: range = range(MAX_PRIMARY + 1)
+"""Primary addresses a bus scan pings (0 = unconfigured slaves, up to 250)."""
+SCAN_RETRIES = 1
+"""Extra attempts per address in a scan (a scan can be repeated; polling retries more)."""
+SCAN_TYPES = ["primary", "secondary"]
+
+
+def _identity_from_secondary(secondary: str) -> FoundMeter:
+    """The identity a 16-hex secondary address carries: ID, M (wire order), Ver, Med."""
+    manufacturer = manufacturer_code(int.from_bytes(bytes.fromhex(secondary[8:12]), "little"))
+    return FoundMeter(
+        secondary,
+        meter_id=secondary[:8],
+        manufacturer=manufacturer,
+        version=int(secondary[12:14], 16),
+        device_type=int(secondary[14:16], 16),
+    )
+
+
+async def async_identify(master: MbusMaster, address: int | str) -> FoundMeter:
+    """Read the slave at ``address`` to learn who it is; raises :class:`MbusError` when it cannot be read.
+
+    A reply that does not decode (e.g. encrypted, no key yet) still names the meter in its header.
+    """
+    try:
+        reading = await master.read_any(address)
+    except OmsError as err:
+        if err.header is None or not err.header.address.id:
+            raise
+        identity = err.header.address
+    else:
+        identity = reading.telegram.header.address
+    return FoundMeter(
+        address,
+        meter_id=identity.id.upper(),
+        manufacturer=identity.manufacturer,
+        device_type=identity.device_type,
+        version=identity.version,
+    )
+
+
+async def async_scan_bus(master: MbusMaster, scan_type: str) -> list[FoundMeter]:
+    """Scan the bus (ping every primary address, or the secondary wildcard search) and read what answered."""
+    addresses: list[int | str]
+    if scan_type == "primary":
+        addresses = list(await master.scan_primary(PRIMARY_SCAN_RANGE, retries=SCAN_RETRIES))
+    else:
+        addresses = list(await master.scan_secondary(retries=SCAN_RETRIES))
+    found: list[FoundMeter] = []
+    for address in addresses:
+        try:
+            found.append(await async_identify(master, address))
+        except MbusPortError:
+            raise
+        except (MbusError, OmsError) as err:
+            _LOGGER.warning("M-Bus slave %s answered the scan but cannot be read: %s", address, err)
+            identity = _identity_from_secondary(address) if isinstance(address, str) else FoundMeter(address)
+            found.append(identity)
+    return found
+
+
+def _found_label(meter: FoundMeter) -> str:
+    kind = "primary" if isinstance(meter.address, int) else "secondary"
+    medium = (meter.medium or "").replace("_", " ")
+    return f"{meter.meter_id} · {meter.manufacturer} {medium} · {kind} {meter.address}"
 
 
 def check_key(raw: bytes, key: bytes) -> bool:
@@ -361,6 +675,9 @@ class MeterSubentryFlow(ConfigSubentryFlow):
     def __init__(self) -> None:
         self._meter_id = ""
         self._heard: HeardMeter | None = None
+        self._scan_type = "primary"
+        self._scan_task: asyncio.Task[list[FoundMeter]] | None = None
+        self._found: FoundMeter | None = None
 
     def _hub(self) -> OmsHub | None:
         entry = self._get_entry()
@@ -369,8 +686,14 @@ class MeterSubentryFlow(ConfigSubentryFlow):
             return hub
         return None
 
+    def _master(self) -> MbusMaster | None:
+        hub = self._hub()
+        return hub.poller.master if hub is not None and hub.poller is not None else None
+
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Choose from the meters heard so far, strongest first, or type an 8-digit ID."""
+        if self._get_entry().data[CONF_KIND] == KIND_MBUS:
+            return await self.async_step_wired()
         errors: dict[str, str] = {}
         hub = self._hub()
         configured = configured_meter_ids(self.hass)
@@ -404,6 +727,174 @@ class MeterSubentryFlow(ConfigSubentryFlow):
             errors=errors,
             description_placeholders={"count": str(len(heard))},
         )
+
+    # -- wired master: scan or address ---------------------------------------------------
+
+    async def async_step_wired(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Scan the bus, pick from the last scan, or give a primary/secondary address."""
+        hub = self._hub()
+        if hub is None:
+            return self.async_abort(reason="receiver_not_loaded")
+        options = ["scan", "address"]
+        if self._unconfigured(hub.scan_found):
+            options.insert(0, "found")
+        return self.async_show_menu(step_id="wired", menu_options=options)
+
+    def _unconfigured(self, found: list[FoundMeter]) -> list[FoundMeter]:
+        configured = configured_meter_ids(self.hass)
+        return [m for m in found if m.meter_id is not None and m.meter_id not in configured]
+
+    async def async_step_scan(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Primary scan (ping 0–250) or secondary search (wildcard select)."""
+        if user_input is not None:
+            self._scan_type = user_input["scan_type"]
+            return await self.async_step_scan_progress()
+        schema = vol.Schema(
+            {
+                vol.Required("scan_type", default="primary"): SelectSelector(
+                    SelectSelectorConfig(
+                        options=SCAN_TYPES, translation_key="scan_type", mode=SelectSelectorMode.LIST
+                    )
+                )
+            }
+        )
+        return self.async_show_form(step_id="scan", data_schema=schema)
+
+    async def async_step_scan_progress(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """The scan runs in the background; a full primary scan takes a minute at 2400 Bd."""
+        master = self._master()
+        if master is None:
+            return self.async_abort(reason="receiver_not_loaded")
+        if self._scan_task is None:
+            self._scan_task = self.hass.async_create_task(
+                async_scan_bus(master, self._scan_type), f"oms mbus scan {display_device(master.device)}"
+            )
+        if not self._scan_task.done():
+            return self.async_show_progress(
+                step_id="scan_progress", progress_action="scan", progress_task=self._scan_task
+            )
+        task, self._scan_task = self._scan_task, None
+        try:
+            found = task.result()
+        except MbusError as err:
+            _LOGGER.warning("M-Bus scan on %s failed: %s", display_device(master.device), err)
+            return self.async_show_progress_done(next_step_id="scan_failed")
+        hub = self._hub()
+        assert hub is not None
+        hub.scan_found = found
+        return self.async_show_progress_done(next_step_id="found")
+
+    async def async_step_scan_failed(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        return self.async_abort(reason="scan_failed")
+
+    async def async_step_found(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """The meters of the last scan that are not configured yet."""
+        hub = self._hub()
+        if hub is None:
+            return self.async_abort(reason="receiver_not_loaded")
+        candidates = self._unconfigured(hub.scan_found)
+        unreadable = [str(m.address) for m in hub.scan_found if m.meter_id is None]
+        if not candidates:
+            return self.async_abort(
+                reason="no_meters_found",
+                description_placeholders={
+                    "count": str(len(hub.scan_found)),
+                    "unreadable": ", ".join(unreadable) or "-",
+                },
+            )
+        if user_input is not None:
+            self._found = next(m for m in candidates if str(m.address) == user_input[CONF_ADDRESS])
+            return await self.async_step_wired_meter()
+        options = [SelectOptionDict(value=str(m.address), label=_found_label(m)) for m in candidates]
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_ADDRESS): SelectSelector(
+                    SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN)
+                )
+            }
+        )
+        return self.async_show_form(
+            step_id="found",
+            data_schema=schema,
+            description_placeholders={
+                "count": str(len(candidates)),
+                "unreadable": ", ".join(unreadable) or "-",
+            },
+        )
+
+    async def async_step_address(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """A primary address (0–250) or a 16-hex secondary address; the meter is read before it is added."""
+        master = self._master()
+        if master is None:
+            return self.async_abort(reason="receiver_not_loaded")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                address = parse_address(user_input[CONF_ADDRESS])
+            except ValueError:
+                errors[CONF_ADDRESS] = "invalid_address"
+            else:
+                try:
+                    found = await async_identify(master, address)
+                except MbusTimeout:
+                    errors["base"] = "no_answer"
+                except MbusCollision:
+                    errors["base"] = "collision"
+                except MbusPortError:
+                    errors["base"] = "bus_error"
+                except (MbusError, OmsError) as err:
+                    _LOGGER.warning("M-Bus slave %s cannot be read: %s", address, err)
+                    errors["base"] = "bad_reply"
+                else:
+                    if found.meter_id in configured_meter_ids(self.hass):
+                        return self.async_abort(reason="already_configured")
+                    self._found = found
+                    return await self.async_step_wired_meter()
+        schema = vol.Schema({vol.Required(CONF_ADDRESS): TextSelector()})
+        return self.async_show_form(
+            step_id="address",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+        )
+
+    async def async_step_wired_meter(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Name the wired meter (and give its key if it encrypts)."""
+        found = self._found
+        assert found is not None
+        assert found.meter_id is not None
+        errors: dict[str, str] = {}
+        default_name = meter_title(found.manufacturer, found.medium, found.meter_id)
+        if user_input is not None:
+            key, error = self._validate_key(user_input.get(CONF_KEY, ""), None, required=False)
+            if error:
+                errors[CONF_KEY] = error
+            else:
+                data: dict[str, Any] = {
+                    CONF_METER_ID: found.meter_id,
+                    CONF_ADDRESS: found.address,
+                    CONF_MANUFACTURER: found.manufacturer,
+                    CONF_DEVICE_TYPE: found.device_type,
+                    CONF_VERSION: found.version,
+                }
+                if key is not None:
+                    data[CONF_KEY] = key.hex()
+                return self.async_create_entry(
+                    title=user_input.get(CONF_NAME) or default_name, data=data, unique_id=found.meter_id
+                )
+        schema = vol.Schema(
+            {
+                vol.Optional(CONF_NAME, default=default_name): TextSelector(),
+                vol.Optional(CONF_KEY): TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD)),
+            }
+        )
+        return self.async_show_form(
+            step_id="wired_meter",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"meter_id": found.meter_id, "address": str(found.address)},
+        )
+
+    # -- radio and wired: name and key ----------------------------------------------------
 
     async def async_step_meter(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Name the meter; an encrypted meter needs its AES key, checked against its last telegram."""

@@ -13,6 +13,14 @@ CONF_DEVICE: Final = "device"
 CONF_KIND: Final = "kind"
 CONF_LINK_MODE: Final = "link_mode"
 KIND_AUTO: Final = "auto"
+KIND_MBUS: Final = "mbus"
+"""Receiver kind of a wired M-Bus master (level converter or TCP gateway); it polls instead of listening."""
+CONF_BAUDRATE: Final = "baudrate"
+DEFAULT_BAUDRATE: Final = 2400
+KIND_MQTT: Final = "mqtt"
+CONF_MQTT_TOPIC: Final = "mqtt_topic"
+"""Option of a local receiver: an MQTT topic filter whose remote receivers feed the same hub."""
+DEFAULT_MQTT_TOPIC: Final = "wmbus/+/telegram"
 
 SUBENTRY_METER: Final = "meter"
 CONF_METER_ID: Final = "meter_id"
@@ -21,6 +29,8 @@ CONF_NAME: Final = "name"
 CONF_MANUFACTURER: Final = "manufacturer"
 CONF_DEVICE_TYPE: Final = "device_type"
 CONF_VERSION: Final = "version"
+CONF_ADDRESS: Final = "address"
+"""Wired meters: primary address (int 0–250) or 16-hex secondary address (str) the master reads it by."""
 
 CONF_AUTO_ADD: Final = "auto_add"
 CONF_MIN_RSSI: Final = "min_rssi"
@@ -28,6 +38,12 @@ CONF_AVAILABLE_HOURS: Final = "available_hours"
 DEFAULT_AUTO_ADD: Final = False
 DEFAULT_MIN_RSSI: Final = -110
 DEFAULT_AVAILABLE_HOURS: Final = 4.0
+CONF_SCAN_INTERVAL: Final = "scan_interval"
+CONF_MAX_FAILURES: Final = "max_failures"
+DEFAULT_SCAN_INTERVAL: Final = 300
+MIN_SCAN_INTERVAL: Final = 10
+DEFAULT_MAX_FAILURES: Final = 3
+"""Consecutive failed polls after which a wired meter is unavailable."""
 
 HEARD_CAP: Final = 500
 """How many not-configured meters the hub remembers (oldest forgotten first)."""
@@ -56,3 +72,18 @@ def signal_meter(entry_id: str, meter_id: str) -> str:
 def signal_new_records(entry_id: str) -> str:
     """Dispatcher signal: a meter was added or sent records not seen before."""
     return f"{DOMAIN}_{entry_id}_new_records"
+
+
+def signal_reception(entry_id: str, meter_id: str) -> str:
+    """Dispatcher signal: another receiver heard a meter's last telegram (receivers, best RSSI)."""
+    return f"{DOMAIN}_{entry_id}_reception_{meter_id}"
+
+
+def signal_new_receiver(entry_id: str) -> str:
+    """Dispatcher signal: a remote (MQTT) receiver was heard for the first time."""
+    return f"{DOMAIN}_{entry_id}_new_receiver"
+
+
+def signal_receivers(entry_id: str) -> str:
+    """Dispatcher signal: time to refresh the statistics sensors of the remote receivers."""
+    return f"{DOMAIN}_{entry_id}_receivers"

@@ -17,7 +17,7 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: OmsConf
     """Everything the hub knows, without AES keys or raw telegrams."""
     hub = entry.runtime_data
     info = hub.info
-    return {
+    data: dict[str, Any] = {
         "entry": {
             "title": entry.title,
             "data": async_redact_data(dict(entry.data), TO_REDACT),
@@ -83,3 +83,17 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: OmsConf
             for heard in hub.heard_meters()
         ],
     }
+    if hub.has_remotes:
+        data["remote_receivers"] = {
+            name: {
+                "telegrams": stats.telegrams,
+                "per_minute": stats.per_minute(),
+                "last_seen": stats.last_seen,
+                "unknown": stats.unknown,
+                "reasons": dict(sorted(stats.reasons.items())),
+            }
+            for name, stats in hub.remote_stats.items()
+        }
+        for meter in hub.meters.values():
+            data["meters"][meter.meter_id]["receivers"] = list(meter.receivers)
+    return data

@@ -1,8 +1,16 @@
 """The hub of one receiver entry: owns the receiver, decodes every frame, routes readings.
 
-Data flow (push, no polling): receiver -> :meth:`OmsHub._on_frame` -> decoder ->
-heard meters (every meter in range) and, for configured meters (subentries),
-:class:`MeterState` -> dispatcher signals -> entities.
+Data flow: receivers -> :meth:`OmsHub._on_frame` -> de-duplication -> decoder -> heard
+meters (every meter in range) and, for configured meters (subentries), :class:`MeterState`
+-> dispatcher signals -> entities. Radio receivers push; a wired M-Bus master is
+polled by :class:`~.poller.MbusPoller`, which feeds the same path and reports
+failed reads (a wired meter is unavailable after ``max_failures`` in a row).
+
+A radio hub owns one or more receivers: the entry's own (stick, SDR, TCP, MQTT topic
+filter) and, as an option of a local receiver, an MQTT topic filter whose remote
+receivers add to it. The same telegram heard by several of them (or repeated by
+one) within :data:`DEDUP_SECONDS` is decoded once; the later receptions only add
+their receiver to :attr:`MeterState.receivers` and may raise the best RSSI.
 """
 
 from __future__ import annotations
@@ -26,37 +34,54 @@ from homeassistant.util import dt as dt_util
 
 from .const import (
     AVAILABILITY_CHECK_SECONDS,
+    CONF_ADDRESS,
     CONF_AUTO_ADD,
     CONF_AVAILABLE_HOURS,
+    CONF_BAUDRATE,
     CONF_DEVICE,
     CONF_DEVICE_TYPE,
     CONF_KEY,
     CONF_KIND,
     CONF_LINK_MODE,
     CONF_MANUFACTURER,
+    CONF_MAX_FAILURES,
     CONF_METER_ID,
     CONF_MIN_RSSI,
+    CONF_MQTT_TOPIC,
+    CONF_SCAN_INTERVAL,
     CONF_VERSION,
     DEDUP_SECONDS,
     DEFAULT_AUTO_ADD,
     DEFAULT_AVAILABLE_HOURS,
+    DEFAULT_BAUDRATE,
+    DEFAULT_MAX_FAILURES,
     DEFAULT_MIN_RSSI,
+    DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     HEARD_CAP,
+    KIND_MBUS,
+    KIND_MQTT,
     RECEIVER_MANUFACTURERS,
     STORAGE_VERSION,
     SUBENTRY_METER,
     signal_meter,
+    signal_new_receiver,
     signal_new_records,
+    signal_receivers,
+    signal_reception,
 )
+from .mqtt import MqttReceiver, ReceiverStats
 from .omslib.decoder import Decoder
 from .omslib.devices import device_type_name
 from .omslib.errors import DECRYPTION_ERRORS, OmsError
 from .omslib.frame import Frame
 from .omslib.keyring import Keyring
+from .omslib.mqtt_payloads import Deduplicator, DedupResult, telegram_key
 from .omslib.receivers import Receiver, ReceiverInfo, create_receiver, replay as _replay
+from .omslib.receivers.mbus_master import parse_address
 from .omslib.record import Record
 from .omslib.telegram import Header, Status, Telegram
+from .poller import MbusPoller
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -88,6 +113,21 @@ class HeardMeter:
         return device_type_name(self.device_type)
 
 
+@dataclass(frozen=True, slots=True)
+class FoundMeter:
+    """A slave a bus scan found: its address and, when it could be read, who it is."""
+
+    address: int | str
+    meter_id: str | None = None
+    manufacturer: str | None = None
+    device_type: int | None = None
+    version: int | None = None
+
+    @property
+    def medium(self) -> str | None:
+        return None if self.device_type is None else device_type_name(self.device_type)
+
+
 @dataclass(slots=True)
 class MeterState:
     """What the hub knows of one configured meter (one subentry)."""
@@ -111,6 +151,16 @@ class MeterState:
     """Code of the decryption failure a repair issue is open for."""
     dedup: tuple[object, ...] | None = field(default=None, repr=False)
     dedup_at: float = 0.0
+    address: int | str | None = None
+    """Wired meters: the primary (int) or secondary (16-hex) address it is polled by."""
+    failures: int = 0
+    """Wired meters: failed polls in a row."""
+    receivers: tuple[str, ...] = ()
+    """Receivers that heard the last telegram, first one first."""
+    best_receiver: str | None = None
+    """The receiver that heard the last telegram best (:attr:`rssi` is its RSSI)."""
+    reception: tuple[bytes, float] | None = field(default=None, repr=False)
+    """Link address and de-duplication start of the last telegram (later copies find the meter by it)."""
 
     @property
     def medium(self) -> str | None:
@@ -193,6 +243,15 @@ class OmsHub:
         self.heard: OrderedDict[str, HeardMeter] = heard_by_entry.setdefault(entry.entry_id, OrderedDict())
         self.meters: dict[str, MeterState] = {}
         self.receiver: Receiver | None = None
+        self.wired = entry.data[CONF_KIND] == KIND_MBUS
+        self.poller: MbusPoller | None = None
+        self.scan_found: list[FoundMeter] = []
+        """Wired: the meters the last bus scan of the meter flow found (offered again in the next flow)."""
+        self.receivers: list[Receiver] = []
+        """The entry's receiver first, then an MQTT topic filter added to it (mixed setups)."""
+        self.dedup = Deduplicator(DEDUP_SECONDS)
+        self.remote_names: list[str] = []
+        """Remote (MQTT) receivers heard so far, kept in storage so their sensors exist after a restart."""
         self.info: ReceiverInfo | None = None
         self.connected = False
         self.receiver_device_id: str | None = None
@@ -205,6 +264,8 @@ class OmsHub:
         self._lost = False
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
         self._layouts: dict[str, list[dict[str, Any]]] = {}
+        self._by_link: dict[bytes, MeterState] = {}
+        """Configured meters by the link address of their last telegram (for its later copies)."""
         self._unsub_timer: CALLBACK_TYPE | None = None
 
     # -- options -------------------------------------------------------------------
@@ -217,40 +278,108 @@ class OmsHub:
     def min_rssi(self) -> float:
         return float(self.entry.options.get(CONF_MIN_RSSI, DEFAULT_MIN_RSSI))
 
+    @property
+    def scan_interval(self) -> float:
+        return float(self.entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL))
+
+    @property
+    def max_failures(self) -> int:
+        return int(self.entry.options.get(CONF_MAX_FAILURES, DEFAULT_MAX_FAILURES))
+
     # -- lifecycle -------------------------------------------------------------------
 
     async def async_start(self) -> ReceiverInfo:
         """Load stored record layouts, then start the receiver (raises ReceiverError)."""
         stored = await self._store.async_load() or {}
         self._layouts = dict(stored.get("meters", {}))
+        self.remote_names = [str(name) for name in stored.get("receivers", [])]
         self.async_sync_subentries(initial=True)
         data = self.entry.data
-        self.receiver = create_receiver(
-            data[CONF_KIND],
-            data[CONF_DEVICE],
-            on_frame=self._on_frame,
-            on_state=self._on_state,
-            link_mode=data[CONF_LINK_MODE],
-            receiver_id=self.entry.entry_id,
-        )
+        if self.wired:
+            self.poller = MbusPoller(
+                self.hass,
+                self.entry,
+                data[CONF_DEVICE],
+                baudrate=data.get(CONF_BAUDRATE, DEFAULT_BAUDRATE),
+                interval=self.scan_interval,
+                on_frame=self._on_frame,
+                on_state=self._on_state,
+                on_result=self._on_poll_result,
+            )
+            self.poller.addresses = self._wired_addresses()
+            self.receiver = self.poller.receiver
+            self.receivers = [self.receiver]
+            self.info = await self.poller.async_start()
+            self.connected = True
+            return self.info
+        self.receiver = self._create_receiver(data[CONF_KIND], data[CONF_DEVICE])
+        self.receivers = [self.receiver]
+        topic = self.entry.options.get(CONF_MQTT_TOPIC)
+        if topic and data[CONF_KIND] != KIND_MQTT:
+            self.receivers.append(self._create_receiver(KIND_MQTT, topic))
         self.info = await self.receiver.start()
+        for extra in self.receivers[1:]:
+            await extra.start()
         self.connected = True
         self._unsub_timer = async_track_time_interval(
             self.hass, self._check_availability, timedelta(seconds=AVAILABILITY_CHECK_SECONDS)
         )
         return self.info
 
+    def _create_receiver(self, kind: str, device: str) -> Receiver:
+        if kind == KIND_MQTT:
+            return MqttReceiver(
+                self.hass,
+                device,
+                on_frame=self._on_frame,
+                on_state=self._on_state,
+                known=self.remote_names,
+                on_new_receiver=self._on_new_remote,
+            )
+        return create_receiver(
+            kind,
+            device,
+            on_frame=self._on_frame,
+            on_state=self._on_state,
+            link_mode=self.entry.data[CONF_LINK_MODE],
+            receiver_id=self.entry.title,
+        )
+
     async def async_stop(self) -> None:
         if self._unsub_timer is not None:
             self._unsub_timer()
             self._unsub_timer = None
-        if self.receiver is not None:
-            await self.receiver.stop()
+        if self.poller is not None:
+            await self.poller.async_stop()
+        else:
+            for receiver in reversed(self.receivers):
+                await receiver.stop()
         self.connected = False
         await self._store.async_save(self._stored())
 
     def _stored(self) -> dict[str, Any]:
-        return {"meters": self._layouts}
+        return {"meters": self._layouts, "receivers": self.remote_names}
+
+    @property
+    def remote_stats(self) -> dict[str, ReceiverStats]:
+        """Statistics of each remote (MQTT) receiver, by name."""
+        stats: dict[str, ReceiverStats] = {}
+        for receiver in self.receivers:
+            if isinstance(receiver, MqttReceiver):
+                stats.update(receiver.remotes)
+        return stats
+
+    @property
+    def has_remotes(self) -> bool:
+        """The hub has MQTT receivers, so telegrams may be heard by several receivers."""
+        return any(isinstance(receiver, MqttReceiver) for receiver in self.receivers)
+
+    @callback
+    def _on_new_remote(self, stats: ReceiverStats) -> None:
+        if stats.name not in self.remote_names:
+            self.remote_names.append(stats.name)
+            self._store.async_delay_save(self._stored, 10)
+        async_dispatcher_send(self.hass, signal_new_receiver(self.entry.entry_id), stats)
 
     @callback
     def async_register_receiver_device(self) -> dr.DeviceEntry:
@@ -287,10 +416,14 @@ class OmsHub:
             self._forget(meter_id)
         dev_reg = dr.async_get(self.hass)
         added: list[MeterState] = []
+        keys_changed = False
         for meter_id, sub in current.items():
             key = sub.data.get(CONF_KEY)
-            self.keyring.set(meter_id, bytes.fromhex(key) if key else None)
+            new_key = bytes.fromhex(key) if key else None
+            keys_changed |= self.keyring.key_for(meter_id) != new_key
+            self.keyring.set(meter_id, new_key)
             meter = self.meters.get(meter_id)
+            address = sub.data.get(CONF_ADDRESS)
             if meter is None:
                 meter = MeterState(
                     meter_id=meter_id,
@@ -299,6 +432,7 @@ class OmsHub:
                     manufacturer=sub.data.get(CONF_MANUFACTURER),
                     device_type=sub.data.get(CONF_DEVICE_TYPE),
                     version=sub.data.get(CONF_VERSION),
+                    address=None if address is None else parse_address(address),
                 )
                 for layout in self._layouts.get(meter_id, []):
                     record = _record_from_json(layout)
@@ -309,12 +443,21 @@ class OmsHub:
                 meter.name = sub.title
                 if device := find_device(self.hass, self.entry.entry_id, (DOMAIN, meter_id)):
                     dev_reg.async_update_device(device.id, name=sub.title)
+        if self.poller is not None:
+            self.poller.addresses = self._wired_addresses()
+        if keys_changed:
+            self.dedup.clear()  # telegrams that failed to decrypt may be heard again from another receiver
         if not initial:
             for meter in added:
                 async_dispatcher_send(
                     self.hass, signal_new_records(self.entry.entry_id), meter, list(meter.known.values())
                 )
                 self._prime(meter)
+            if added and self.poller is not None:
+                self.poller.async_request_poll()
+
+    def _wired_addresses(self) -> list[int | str]:
+        return [meter.address for meter in self.meters.values() if meter.address is not None]
 
     @callback
     def _prime(self, meter: MeterState) -> None:
@@ -327,13 +470,14 @@ class OmsHub:
         except OmsError:
             return
         frame = Frame(
-            heard.raw, rssi_dbm=heard.rssi, received_at=heard.last_heard, receiver_id=self.entry.entry_id
+            heard.raw, rssi_dbm=heard.rssi, received_at=heard.last_heard, receiver_id=self.entry.title
         )
         self._update_meter(meter, frame, telegram)
 
     @callback
     def _forget(self, meter_id: str) -> None:
         self.meters.pop(meter_id, None)
+        self._by_link = {link: m for link, m in self._by_link.items() if m.meter_id != meter_id}
         self.keyring.set(meter_id, None)
         if self._layouts.pop(meter_id, None) is not None:
             self._store.async_delay_save(self._stored, 10)
@@ -343,6 +487,9 @@ class OmsHub:
 
     @callback
     def _on_state(self, connected: bool) -> None:
+        """A receiver was lost or is back: a hub with several is connected while any of them is."""
+        if len(self.receivers) > 1:
+            connected = any(receiver.connected for receiver in self.receivers)
         if connected == self.connected:
             return
         self.connected = connected
@@ -355,12 +502,38 @@ class OmsHub:
         self._check_availability()
 
     @callback
+    def _on_poll_result(self, results: dict[int | str, bool]) -> None:
+        """After a wired poll cycle: count failed reads; unavailable after ``max_failures`` in a row."""
+        limit = self.max_failures
+        for meter in self.meters.values():
+            if meter.address not in results:
+                continue
+            if results[meter.address]:
+                meter.failures = 0
+            else:
+                meter.failures += 1
+                if meter.failures == limit:
+                    _LOGGER.info(
+                        "Meter %s (%s) at M-Bus address %s did not answer %d polls in a row; unavailable",
+                        meter.name,
+                        meter.meter_id,
+                        meter.address,
+                        limit,
+                    )
+        self._check_availability()
+
+    @callback
     def _check_availability(self, _now: datetime | None = None) -> None:
+        if _now is not None and self.has_remotes:
+            async_dispatcher_send(self.hass, signal_receivers(self.entry.entry_id))
         now = time.time()
         window = self.available_seconds
         for meter in self.meters.values():
-            heard = meter.last_heard.timestamp() if meter.last_heard else self.started_at
-            available = self.connected and now - heard < window
+            if self.wired:
+                available = self.connected and meter.failures < self.max_failures
+            else:
+                heard = meter.last_heard.timestamp() if meter.last_heard else self.started_at
+                available = self.connected and now - heard < window
             if available != meter.available:
                 meter.available = available
                 async_dispatcher_send(self.hass, signal_meter(self.entry.entry_id, meter.meter_id))
@@ -368,6 +541,16 @@ class OmsHub:
     @callback
     def _on_frame(self, frame: Frame) -> None:
         self.frames += 1
+        key = None if self.wired else telegram_key(frame.raw)  # a master reads each meter itself
+        reception: DedupResult | None = None
+        if key is not None:
+            reception = self.dedup.seen(
+                key[0], None, key[1], frame.receiver_id, frame.rssi_dbm, time.monotonic()
+            )
+            if reception.duplicate:
+                self.duplicates += 1
+                self._on_duplicate(key[0], reception)
+                return
         try:
             telegram = self.decoder.decode(frame.raw)
         except OmsError as err:
@@ -381,7 +564,24 @@ class OmsHub:
         if meter is None:
             self._maybe_auto_add(frame, telegram)
             return
-        self._update_meter(meter, frame, telegram)
+        if self._update_meter(meter, frame, telegram) and key is not None and reception is not None:
+            meter.receivers = reception.receivers
+            meter.best_receiver = reception.best_receiver
+            meter.reception = (key[0], reception.first_seen)
+            self._by_link[key[0]] = meter
+
+    @callback
+    def _on_duplicate(self, link_key: bytes, reception: DedupResult) -> None:
+        """Another reception of a telegram already decoded: note its receiver and a better RSSI."""
+        meter = self._by_link.get(link_key)
+        if meter is None or meter.reception != (link_key, reception.first_seen):
+            return
+        if reception.receivers == meter.receivers and not reception.improved:
+            return
+        meter.receivers = reception.receivers
+        meter.best_receiver = reception.best_receiver
+        meter.rssi = reception.best_rssi
+        async_dispatcher_send(self.hass, signal_reception(self.entry.entry_id, meter.meter_id))
 
     @callback
     def _on_error(self, frame: Frame, err: OmsError) -> None:
@@ -480,12 +680,13 @@ class OmsHub:
         self.async_sync_subentries()
 
     @callback
-    def _update_meter(self, meter: MeterState, frame: Frame, telegram: Telegram) -> None:
+    def _update_meter(self, meter: MeterState, frame: Frame, telegram: Telegram) -> bool:
+        """Take a decoded telegram; False when it repeats the last one (same access number and records)."""
         header = telegram.header
         fingerprint = (header.access_number, telegram.records, telegram.manufacturer_data)
         if meter.dedup == fingerprint and frame.received_at - meter.dedup_at < DEDUP_SECONDS:
             self.duplicates += 1
-            return
+            return False
         meter.dedup = fingerprint
         meter.dedup_at = frame.received_at
         if meter.problem is not None:
@@ -497,6 +698,9 @@ class OmsHub:
         meter.device_type = address.device_type
         meter.version = address.version
         meter.rssi = frame.rssi_dbm
+        meter.receivers = (frame.receiver_id,)
+        meter.best_receiver = frame.receiver_id
+        meter.reception = None
         meter.last_heard = dt_util.utc_from_timestamp(frame.received_at)
         meter.access_number = header.access_number
         if header.status is not None:
@@ -513,6 +717,7 @@ class OmsHub:
             self._store.async_delay_save(self._stored, 10)
             async_dispatcher_send(self.hass, signal_new_records(self.entry.entry_id), meter, new)
         async_dispatcher_send(self.hass, signal_meter(self.entry.entry_id, meter.meter_id))
+        return True
 
     # -- flows -----------------------------------------------------------------------
 

@@ -1,4 +1,9 @@
-"""Sensors: one per measurement record of a meter, plus signal, last telegram and access number."""
+"""Sensors: one per measurement record of a meter, plus signal, last telegram and access number.
+
+With remote (MQTT) receivers: each meter's best receiver (and every receiver that heard its
+last telegram), and per remote receiver its telegrams per minute, last telegram and
+unreadable payloads, on the hub's receiver device.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +15,23 @@ import logging
 from homeassistant.components.sensor import (
     RestoreSensor,
     SensorDeviceClass,
+    SensorEntity,
     SensorEntityDescription,
     SensorStateClass,
 )
 from homeassistant.components.sensor.const import DEVICE_CLASS_UNITS
 from homeassistant.const import SIGNAL_STRENGTH_DECIBELS_MILLIWATT, EntityCategory
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from .const import signal_new_records
+from .const import DOMAIN, signal_new_receiver, signal_new_records, signal_receivers, signal_reception
 from .entity import OmsMeterEntity
 from .hub import MeterState, OmsConfigEntry, OmsHub
+from .mqtt import ReceiverStats
 from .omslib.record import Record
 
 _LOGGER = logging.getLogger(__name__)
@@ -46,6 +54,17 @@ class OmsMeterSensorEntityDescription(SensorEntityDescription):
     """A sensor for a fact of the meter's last telegram rather than a record."""
 
     value_fn: Callable[[MeterState], SensorValue]
+    reception: bool = False
+    """Also updated when another receiver hears the meter's last telegram."""
+    remote_only: bool = False
+    """Only on a hub with remote (MQTT) receivers, where a telegram can be heard by several receivers."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OmsReceiverSensorEntityDescription(SensorEntityDescription):
+    """A statistic of one remote (MQTT) receiver."""
+
+    value_fn: Callable[[ReceiverStats], SensorValue]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,6 +201,15 @@ METER_SENSORS: tuple[OmsMeterSensorEntityDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
         value_fn=lambda meter: meter.rssi,
+        reception=True,
+    ),
+    OmsMeterSensorEntityDescription(
+        key="best_receiver",
+        translation_key="best_receiver",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda meter: meter.best_receiver,
+        reception=True,
+        remote_only=True,
     ),
     OmsMeterSensorEntityDescription(
         key="last_telegram",
@@ -200,6 +228,35 @@ METER_SENSORS: tuple[OmsMeterSensorEntityDescription, ...] = (
 )
 
 
+RECEIVER_SENSORS: tuple[OmsReceiverSensorEntityDescription, ...] = (
+    OmsReceiverSensorEntityDescription(
+        key="telegrams_per_minute",
+        translation_key="telegrams_per_minute",
+        native_unit_of_measurement="telegrams/min",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda stats: stats.per_minute(),
+    ),
+    OmsReceiverSensorEntityDescription(
+        key="receiver_last_seen",
+        translation_key="receiver_last_seen",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda stats: (
+            None if stats.last_seen is None else dt_util.utc_from_timestamp(stats.last_seen)
+        ),
+    ),
+    OmsReceiverSensorEntityDescription(
+        key="unknown_payloads",
+        translation_key="unknown_payloads",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda stats: stats.unknown,
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant, entry: OmsConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
@@ -212,7 +269,11 @@ async def async_setup_entry(
         entities: list[OmsMeterEntity] = []
         if (meter.subentry_id, "") not in added:
             added.add((meter.subentry_id, ""))
-            entities.extend(OmsMeterSensor(hub, meter, description) for description in METER_SENSORS)
+            entities.extend(
+                OmsMeterSensor(hub, meter, description)
+                for description in METER_SENSORS
+                if hub.has_remotes or not description.remote_only
+            )
         for record in records:
             description = describe_record(record, meter.device_type)
             if description is None or (meter.subentry_id, record.key) in added:
@@ -225,6 +286,21 @@ async def async_setup_entry(
     for meter in hub.meters.values():
         add(meter, list(meter.known.values()))
     entry.async_on_unload(async_dispatcher_connect(hass, signal_new_records(entry.entry_id), add))
+
+    if not hub.has_remotes:
+        return
+    remotes: set[str] = set()
+
+    @callback
+    def add_receiver(stats: ReceiverStats) -> None:
+        if stats.name in remotes:
+            return
+        remotes.add(stats.name)
+        async_add_entities(OmsReceiverSensor(hub, stats, description) for description in RECEIVER_SENSORS)
+
+    for stats in hub.remote_stats.values():
+        add_receiver(stats)
+    entry.async_on_unload(async_dispatcher_connect(hass, signal_new_receiver(entry.entry_id), add_receiver))
 
 
 def record_value(record: Record, description: SensorEntityDescription) -> SensorValue:
@@ -297,6 +373,14 @@ class OmsMeterSensor(OmsMeterEntity, RestoreSensor):
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
+        if self.entity_description.reception:
+            self.async_on_remove(
+                async_dispatcher_connect(
+                    self.hass,
+                    signal_reception(self.hub.entry.entry_id, self.meter.meter_id),
+                    self._handle_update,
+                )
+            )
         if self.meter.last_heard is not None:
             self._update_from_meter()
         elif (last := await self.async_get_last_sensor_data()) is not None:
@@ -305,3 +389,39 @@ class OmsMeterSensor(OmsMeterEntity, RestoreSensor):
     @callback
     def _update_from_meter(self) -> None:
         self._attr_native_value = self.entity_description.value_fn(self.meter)
+        if self.entity_description.reception and self.hub.has_remotes and self.meter.receivers:
+            self._attr_extra_state_attributes = {"receivers": list(self.meter.receivers)}
+
+
+class OmsReceiverSensor(SensorEntity):
+    """A statistic of one remote receiver (refreshed every minute), on the hub's receiver device."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    entity_description: OmsReceiverSensorEntityDescription
+
+    def __init__(
+        self, hub: OmsHub, stats: ReceiverStats, description: OmsReceiverSensorEntityDescription
+    ) -> None:
+        self.hub = hub
+        self.stats = stats
+        self.entity_description = description
+        self._attr_unique_id = f"{hub.receiver_identifier}_{stats.name}_{description.key}"
+        self._attr_translation_placeholders = {"receiver": stats.name}
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, hub.receiver_identifier)})
+
+    @property
+    def available(self) -> bool:
+        return self.hub.connected
+
+    @property
+    def native_value(self) -> SensorValue:
+        return self.entity_description.value_fn(self.stats)
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, signal_receivers(self.hub.entry.entry_id), self.async_write_ha_state
+            )
+        )

@@ -77,15 +77,23 @@ async def stick(socket_enabled: None) -> AsyncGenerator[tuple[Im871aSim, str]]:
         yield sim, endpoint.path
 
 
+async def start_receiver_flow(hass: HomeAssistant) -> Any:
+    """Open the user flow and choose a radio receiver in its menu."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["receiver", "mqtt_receivers", "mbus"]
+    return await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "receiver"})
+
+
 def replay_input(device: str, kind: str = "replay") -> dict[str, Any]:
     return {CONF_DEVICE: device, CONF_KIND: kind, CONF_LINK_MODE: "c1t1"}
 
 
 async def test_user_replay(hass: HomeAssistant, write_capture: Callable[..., str]) -> None:
     device = write_capture(water_telegram())
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await start_receiver_flow(hass)
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
+    assert result["step_id"] == "receiver"
     result = await hass.config_entries.flow.async_configure(result["flow_id"], replay_input(device))
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"] == replay_input(device)
@@ -96,21 +104,21 @@ async def test_user_replay(hass: HomeAssistant, write_capture: Callable[..., str
 async def test_user_lists_ports(hass: HomeAssistant) -> None:
     port = SimpleNamespace(device="/dev/ttyUSB7", product="iM871A-USB", manufacturer="IMST")
     with patch("serialx.async_list_serial_ports", return_value=[port]):
-        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+        result = await start_receiver_flow(hass)
     options = result["data_schema"].schema[CONF_DEVICE].config["options"]
     assert options == [{"value": "/dev/ttyUSB7", "label": "/dev/ttyUSB7 - iM871A-USB - IMST"}]
 
 
 async def test_user_port_listing_fails(hass: HomeAssistant) -> None:
     with patch("serialx.async_list_serial_ports", side_effect=OSError("no sysfs")):
-        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+        result = await start_receiver_flow(hass)
     assert result["data_schema"].schema[CONF_DEVICE].config["options"] == []
 
 
 async def test_user_auto_detects_stick(hass: HomeAssistant, stick: tuple[Im871aSim, str]) -> None:
     """Automatic type: the simulated iM871A is probed, started in C1/T1 and stopped again."""
     sim, path = stick
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await start_receiver_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_DEVICE: f" {path} ", CONF_KIND: "auto", CONF_LINK_MODE: "c1t1"}
     )
@@ -118,7 +126,7 @@ async def test_user_auto_detects_stick(hass: HomeAssistant, stick: tuple[Im871aS
     assert result["data"] == {CONF_DEVICE: path, CONF_KIND: "im871a", CONF_LINK_MODE: "c1t1"}
     assert sim.mode == 0x0A
     # The same stick again: by its path, then by its serial number under another path.
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await start_receiver_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_DEVICE: path, CONF_KIND: "auto", CONF_LINK_MODE: "c1t1"}
     )
@@ -128,13 +136,13 @@ async def test_user_auto_detects_stick(hass: HomeAssistant, stick: tuple[Im871aS
 
 async def test_user_same_serial_other_path(hass: HomeAssistant, stick: tuple[Im871aSim, str]) -> None:
     _, path = stick
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await start_receiver_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_DEVICE: path, CONF_KIND: "im871a", CONF_LINK_MODE: "c1t1"}
     )
     entry = result["result"]
     hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_DEVICE: "/dev/old"})
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await start_receiver_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_DEVICE: path, CONF_KIND: "im871a", CONF_LINK_MODE: "c1t1"}
     )
@@ -157,7 +165,7 @@ async def test_user_errors_and_recovery(
     hass: HomeAssistant, write_capture: Callable[..., str], error: Exception, code: str
 ) -> None:
     device = write_capture(water_telegram())
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await start_receiver_flow(hass)
     with patch(REPLAY_START, side_effect=error):
         result = await hass.config_entries.flow.async_configure(result["flow_id"], replay_input(device))
     assert result["type"] is FlowResultType.FORM
@@ -168,7 +176,7 @@ async def test_user_errors_and_recovery(
 
 async def test_user_missing_file(hass: HomeAssistant, tmp_path: Path) -> None:
     """A real failure without any patch: the capture file does not exist."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await start_receiver_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], replay_input(str(tmp_path / "missing.txt"))
     )
@@ -176,7 +184,7 @@ async def test_user_missing_file(hass: HomeAssistant, tmp_path: Path) -> None:
 
 
 async def test_user_dev_path(hass: HomeAssistant) -> None:
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await start_receiver_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_DEVICE: "/dev/ttyOMS-missing", CONF_KIND: "im871a", CONF_LINK_MODE: "c1t1"}
     )
@@ -186,7 +194,7 @@ async def test_user_dev_path(hass: HomeAssistant) -> None:
 async def test_user_auto_no_answer(hass: HomeAssistant, stick: tuple[Im871aSim, str]) -> None:
     sim, path = stick
     sim.silent = True
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await start_receiver_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_DEVICE: path, CONF_KIND: "auto", CONF_LINK_MODE: "c1t1"}
     )
@@ -197,7 +205,7 @@ async def test_user_detected_kind_without_driver(
     hass: HomeAssistant, write_capture: Callable[..., str]
 ) -> None:
     with patch("custom_components.oms.config_flow.detect", return_value=ReceiverInfo(kind="mystery")):
-        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+        result = await start_receiver_flow(hass)
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], replay_input(write_capture(water_telegram()), "auto")
         )

@@ -44,8 +44,9 @@ import re
 import time
 from typing import Any, Final
 
+from .errors import OmsError
 from .frame import Frame
-from .link import format_a_length
+from .link import DLL_SIZE, format_a_length, strip_crcs
 from .receivers.lines import MIN_FRAME, BadLine, SourceRestart, hex_bytes
 from .receivers.rtl433 import MODEL as RTL433_MODEL, rtl433_frame
 from .receivers.rtlwmbus import parse_rtlwmbus_line
@@ -387,6 +388,25 @@ class _Entry:
 
 
 _Key = tuple[bytes | str, int | None, bytes]
+
+
+def telegram_key(raw: bytes) -> tuple[bytes, bytes] | None:
+    """``(meter_key, payload)`` of a frame for :meth:`Deduplicator.seen`; None when it is unreadable.
+
+    The same telegram gives the same key from every receiver, whether it arrives
+    with format-A or format-B block CRCs or without them: the meter key is the
+    link address (M, ID, version, type), the payload the C field and everything
+    after the link header, CRCs removed (EN 13757-4 §12.5). A wired long frame
+    is its own payload (meter key ``b"mbus"``). A frame whose CRCs fail gets
+    None: it is not de-duplicated, and the decoder reports it.
+    """
+    if _is_wired(raw):
+        return b"mbus", raw
+    try:
+        frame, _ = strip_crcs(raw)
+    except OmsError:
+        return None
+    return frame[2:DLL_SIZE], frame[1:2] + frame[DLL_SIZE:]
 
 
 class Deduplicator:
