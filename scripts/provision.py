@@ -45,7 +45,7 @@ DOMAIN = "oms"
 USERNAME = "demo"
 PASSWORD = "demo"  # noqa: S105 - the demo account, printed by scripts/develop
 # What the HA helper's flows expect (custom_components/oms/config_flow.py, strings.json).
-RECEIVER_STEP = "user"
+RECEIVER_STEP = "receiver"
 RECEIVER_KIND = "replay"
 LINK_MODE = "c1t1"
 SUBENTRY_TYPE = "meter"
@@ -216,11 +216,14 @@ async def onboard(
 async def _flow(
     api: Api, base: str, start: dict[str, Any], steps: Iterable[tuple[str, dict[str, Any]]]
 ) -> Any:
-    """Run a data-entry flow: start it, then answer each expected form step with its data."""
+    """Run a data-entry flow: start it, then answer each expected form or menu step with its data.
+
+    A menu step is answered with ``{"next_step_id": …}``.
+    """
     result = await api.rest("POST", base, start)
     for step_id, data in steps:
-        if result.get("type") != "form" or result.get("step_id") != step_id:
-            raise ProvisionError(f"{base}: expected form {step_id!r}, got {result}")
+        if result.get("type") not in ("form", "menu") or result.get("step_id") != step_id:
+            raise ProvisionError(f"{base}: expected step {step_id!r}, got {result}")
         result = await api.rest("POST", f"{base}/{result['flow_id']}", data)
         if result.get("type") == "form" and result.get("errors"):
             raise ProvisionError(f"{base} step {step_id}: errors {result['errors']}")
@@ -236,7 +239,10 @@ async def add_receiver(api: Api, device: str) -> str:
         api,
         "/api/config/config_entries/flow",
         {"handler": DOMAIN, "show_advanced_options": False},
-        [(RECEIVER_STEP, {"device": device, "kind": RECEIVER_KIND, "link_mode": LINK_MODE})],
+        [
+            ("user", {"next_step_id": RECEIVER_STEP}),
+            (RECEIVER_STEP, {"device": device, "kind": RECEIVER_KIND, "link_mode": LINK_MODE}),
+        ],
     )
     if result.get("type") != "create_entry":
         raise ProvisionError(f"receiver flow ended with {result}")

@@ -37,7 +37,6 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 import voluptuous as vol
 
@@ -271,7 +270,6 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         self._device = ""
         self._usb_name = ""
-        self._topic = ""
 
     @staticmethod
     @callback
@@ -307,24 +305,6 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
             data_schema=self.add_suggested_values_to_schema(_mqtt_schema(DEFAULT_MQTT_TOPIC), user_input),
             errors=errors,
         )
-
-    async def async_step_mqtt(self, discovery_info: MqttServiceInfo) -> ConfigFlowResult:
-        """A telegram appeared on the default topic filter (manifest ``mqtt``)."""
-        self._topic = discovery_info.subscribed_topic
-        await self.async_set_unique_id(f"{KIND_MQTT}:{self._topic}")
-        self._abort_if_unique_id_configured()
-        for entry in self._async_current_entries(include_ignore=False):
-            if entry.options.get(CONF_MQTT_TOPIC) == self._topic:
-                return self.async_abort(reason="already_configured")
-        self.context["title_placeholders"] = {"name": f"MQTT {self._topic}"}
-        return await self.async_step_mqtt_confirm()
-
-    async def async_step_mqtt_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Confirm the discovered topic filter."""
-        if user_input is not None:
-            return self._create_mqtt_entry(self._topic)
-        self._set_confirm_only()
-        return self.async_show_form(step_id="mqtt_confirm", description_placeholders={"topic": self._topic})
 
     def _create_mqtt_entry(self, topic: str) -> ConfigFlowResult:
         return self.async_create_entry(

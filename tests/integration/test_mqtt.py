@@ -17,7 +17,6 @@ from typing import Any
 from unittest.mock import patch
 
 from homeassistant.config_entries import (
-    SOURCE_MQTT,
     SOURCE_RECONFIGURE,
     SOURCE_USER,
     ConfigEntryState,
@@ -27,7 +26,6 @@ from homeassistant.core import Event, EventStateChangedData, HomeAssistant, call
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_track_state_change_event
-from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 from homeassistant.util import dt as dt_util
 import paho.mqtt.client as paho
 import pytest
@@ -368,25 +366,3 @@ async def test_options_extra_mqtt_topic(hass: HomeAssistant, tmp_path: Any) -> N
         )
         assert result["type"] is FlowResultType.CREATE_ENTRY
         assert entry.options == base | {CONF_MQTT_TOPIC: TOPIC}
-
-
-async def test_mqtt_discovery(hass: HomeAssistant) -> None:
-    """A telegram on the manifest's topic filter offers an MQTT receiver entry, once."""
-    info = MqttServiceInfo(
-        topic="wmbus/kitchen/telegram",
-        payload=water_telegram().hex(),
-        qos=0,
-        retain=False,
-        subscribed_topic=TOPIC,
-        timestamp=0.0,
-    )
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_MQTT}, data=info)
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "mqtt_confirm"
-    with patch(SETUP_ENTRY, return_value=True):
-        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"] == {CONF_DEVICE: TOPIC, CONF_KIND: "mqtt", CONF_LINK_MODE: "c1t1"}
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_MQTT}, data=info)
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
