@@ -344,6 +344,21 @@ async def test_flow_mqtt(hass: HomeAssistant) -> None:
     assert entry.data[CONF_DEVICE] == "radio/+/frame"
     assert entry.unique_id == "mqtt:radio/+/frame"
 
+    # Reconfigure onto a filter another entry already uses: refused, nothing changes.
+    other = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=f"mqtt:{TOPIC}",
+        data={CONF_DEVICE: TOPIC, CONF_KIND: "mqtt", CONF_LINK_MODE: "c1t1"},
+    )
+    other.add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_DEVICE: TOPIC})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert entry.data[CONF_DEVICE] == "radio/+/frame"
+
 
 async def test_options_extra_mqtt_topic(hass: HomeAssistant, tmp_path: Any) -> None:
     """A local receiver takes an MQTT topic filter as option (only when MQTT is set up)."""
