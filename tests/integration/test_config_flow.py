@@ -142,11 +142,13 @@ async def test_user_same_serial_other_path(hass: HomeAssistant, stick: tuple[Im8
     )
     entry = result["result"]
     hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_DEVICE: "/dev/old"})
+    # Let the entry's reload finish: until then its receiver still holds the stick.
+    await hass.async_block_till_done()
     result = await start_receiver_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_DEVICE: path, CONF_KIND: "im871a", CONF_LINK_MODE: "c1t1"}
     )
-    assert result["type"] is FlowResultType.ABORT
+    assert result["type"] is FlowResultType.ABORT, result
     assert result["reason"] == "already_configured"
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-CORPUS = Path(__file__).parents[2].parent / "shared" / "corpus"
+from tests.corpus import CORPUS
+
 VECTORS = CORPUS / "oms-vectors.jsonl"
 
 

@@ -31,10 +31,10 @@ from custom_components.oms.omslib.errors import OmsError
 from custom_components.oms.omslib.keyring import Keyring
 from custom_components.oms.omslib.record import Record
 from custom_components.oms.omslib.telegram import Telegram
+from tests.corpus import CORPUS
 
 pytestmark = pytest.mark.conformance
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 
 # Floors, set just under what was reached. Measured on 2025-11-24 (CLI helper, end of session):
 # wmbusmeters 379/401 decoded = 94.5%, 997/1268 fields = 78.6% (997/1016 = 98.1% where a standard
