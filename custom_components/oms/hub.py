@@ -564,6 +564,12 @@ class OmsHub:
         if meter is None:
             self._maybe_auto_add(frame, telegram)
             return
+        if telegram.records and not telegram.decrypted and self.keyring.key_for(meter.meter_id) is not None:
+            # A meter configured with a key sends its readings encrypted: plaintext records under its ID
+            # are forged, or a damaged frame misread as plaintext. Never let them become values.
+            self.errors["unencrypted"] += 1
+            _LOGGER.debug("Meter %s: ignored a telegram that was not encrypted", meter.meter_id)
+            return
         if self._update_meter(meter, frame, telegram) and key is not None and reception is not None:
             meter.receivers = reception.receivers
             meter.best_receiver = reception.best_receiver

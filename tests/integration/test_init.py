@@ -235,3 +235,17 @@ async def test_remove_entry_forgets_heard(hass: HomeAssistant, write_capture: Ca
     assert await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.entry_id not in hass.data[hub_module.DATA_HEARD]
+
+
+async def test_plaintext_under_a_keyed_meter_id_is_ignored(
+    hass: HomeAssistant, write_capture: Callable[..., str]
+) -> None:
+    """A meter configured with a key: plaintext records under its ID never become values."""
+    entry = make_entry(write_capture(heat_telegram(energy=4200, acc=1)), [heat_subentry()])
+    hub = await setup_entry(hass, entry)
+    assert hass.states.get("sensor.heat_energy").state == "4200"  # type: ignore[union-attr]
+    await feed(hass, hub, heat_telegram(energy=9999, acc=2, mode=0))
+    assert hass.states.get("sensor.heat_energy").state == "4200"  # type: ignore[union-attr]
+    assert hub.errors["unencrypted"] == 1
+    await feed(hass, hub, heat_telegram(energy=4300, acc=3))
+    assert hass.states.get("sensor.heat_energy").state == "4300"  # type: ignore[union-attr]

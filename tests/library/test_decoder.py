@@ -214,3 +214,10 @@ def test_degenerate_inputs(raw: bytes, error: type[OmsError]) -> None:
 def test_full_frame_with_empty_application_layer() -> None:
     tg = decode(bytes.fromhex("0a44931578563412330378"))
     assert (tg.header.ci, tg.records) == (0x78, ())
+
+
+def test_wired_only_ci_in_a_radio_frame_is_damage() -> None:
+    """A damaged L byte can make a CRC-framed telegram look stripped, its CRC byte read as CI 0x76."""
+    raw = enc.wmbus_frame(0x44, METER, bytes([0x76]) + bytes(14))
+    with pytest.raises(MalformedError, match="wired"):
+        decode(raw)

@@ -25,6 +25,8 @@ _NO_ADDRESS = Address("", "", 0, 0)
 _header = fast_builder(Header)
 """Header(...) with every field positional, without the frozen dataclass's per-field setattr."""
 _telegram = fast_builder(Telegram)
+_WIRED_ONLY_CI = frozenset((0x76, 0x77))
+"""Legacy wired CIs (MSB-first variable data, fixed structure): in a radio frame they mean damage."""
 _WIRED_UNSUPPORTED = {
     0x73: "fixed data structure",
     0x77: "fixed data structure",
@@ -111,6 +113,8 @@ class Decoder:
                 frame = frame[:pos] + tpdu
                 if pos >= len(frame):
                     raise LengthError("AFL without a transport layer")
+            if frame[pos] in _WIRED_ONLY_CI:
+                raise MalformedError(f"CI 0x{frame[pos]:02X} belongs to wired M-Bus, not to a radio frame")
             tpl = parse_tpl(frame, pos)
         except OmsError as err:
             link_header = Header("wmbus", dll.c_field, dll.address, dll.address, 0)
