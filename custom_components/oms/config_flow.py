@@ -125,8 +125,14 @@ async def async_test_receiver(device: str, kind: str, link_mode: str) -> tuple[s
     return kind, info
 
 
+COMMAND_KINDS = frozenset(("rtlwmbus", "rtl433"))
+"""Receiver kinds whose device may be a shell command (the SDR pipeline); no other kind runs commands."""
+
+
 async def _async_try_receiver(device: str, kind: str, link_mode: str) -> tuple[str, ReceiverInfo] | str:
     """(kind, info) when the receiver works, else a translated error key."""
+    if device.strip().lower().startswith("cmd:") and kind not in COMMAND_KINDS:
+        return "command_not_allowed"
     try:
         return await async_test_receiver(device, kind, link_mode)
     except ReceiverError as err:

@@ -185,6 +185,20 @@ async def test_user_missing_file(hass: HomeAssistant, tmp_path: Path) -> None:
     assert result["errors"] == {"base": "cannot_open"}
 
 
+async def test_user_shell_command_only_for_sdr_pipelines(hass: HomeAssistant) -> None:
+    """A ``cmd:`` device string runs a shell command: refused for every kind but rtl_wmbus / rtl_433."""
+    result = await start_receiver_flow(hass)
+    for kind in ("hex", "auto", "im871a"):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_DEVICE: "cmd:touch /tmp/oms-x", CONF_KIND: kind, CONF_LINK_MODE: "c1t1"}
+        )
+        assert result["errors"] == {"base": "command_not_allowed"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_DEVICE: "cmd:exit 3", CONF_KIND: "rtlwmbus", CONF_LINK_MODE: "c1t1"}
+    )
+    assert result["errors"] != {"base": "command_not_allowed"}
+
+
 async def test_user_dev_path(hass: HomeAssistant) -> None:
     result = await start_receiver_flow(hass)
     result = await hass.config_entries.flow.async_configure(
