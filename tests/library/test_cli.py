@@ -304,7 +304,8 @@ def test_scrubber_hides_key_in_messages() -> None:
 
 
 def test_redact() -> None:
-    assert cli._redact(f"unrecognized arguments: {KEY_HEX} 2E44") == "unrecognized arguments: <redacted> 2E44"
+    redacted = cli.redact_keys(f"unrecognized arguments: {KEY_HEX} 2E44")
+    assert redacted == "unrecognized arguments: <redacted> 2E44"
 
 
 def test_help_and_main_usage(capsys: pytest.CaptureFixture[str]) -> None:

@@ -403,7 +403,7 @@ def _is_id(text: str) -> bool:
     return len(text) == 8 and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
-def _redact(text: str) -> str:
+def redact_keys(text: str) -> str:
     """Hide every run of 16 or more hex digits (a key typed after a misspelt option)."""
     out: list[str] = []
     run: list[str] = []
@@ -466,7 +466,7 @@ def _build_parser() -> Any:
 
     class _Parser(argparse.ArgumentParser):
         def error(self, message: str) -> Any:  # never echo key-like arguments
-            raise UsageError(_redact(message))
+            raise UsageError(redact_keys(message))
 
     parser = _Parser(prog="decode", description="Decode wM-Bus / M-Bus (OMS) telegrams to JSON lines.")
     parser.add_argument(

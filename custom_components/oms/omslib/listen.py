@@ -58,7 +58,7 @@ import threading
 import time
 from typing import IO, Any
 
-from .cli import UsageError, decode_one, dumps, error_json, parse_keys, telegram_json
+from .cli import UsageError, decode_one, dumps, error_json, parse_keys, redact_keys, telegram_json
 from .decoder import Decoder
 from .errors import OmsError
 from .frame import Frame
@@ -102,29 +102,13 @@ EXIT_ERROR = 2
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-
 
 # --------------------------------------------------------------------------- arguments
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # never echo key-like arguments
-        raise UsageError(_redact(message))
-
-
-def _redact(text: str) -> str:
-    """Hide every run of 16 or more hex digits (a key typed after a misspelt option)."""
-    out: list[str] = []
-    run: list[str] = []
-    for ch in text + " ":
-        if ch in _HEX_DIGITS:
-            run.append(ch)
-            continue
-        out.append("<redacted>" if len(run) >= 16 else "".join(run))
-        run.clear()
-        out.append(ch)
-    return "".join(out)[:-1]
+        raise UsageError(redact_keys(message))
 
 
 def _positive_int(text: str) -> int:
@@ -209,7 +193,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
             try:
                 polls.append(parse_address(part))
             except ValueError as err:
-                raise UsageError(f"--poll: {_redact(str(err))}") from None
+                raise UsageError(f"--poll: {redact_keys(str(err))}") from None
     args.poll = polls
     if kind == "mbus":
         if args.scan is None and not polls:
@@ -475,7 +459,7 @@ class _Listen:
         try:
             receiver = self._make_receiver(kind)
         except ValueError as err:
-            self.say(f"error: {_redact(str(err))}")
+            self.say(f"error: {redact_keys(str(err))}")
             return EXIT_ERROR
         self.receiver = receiver
         base_logger = logging.getLogger(StreamReceiver.__module__)
@@ -574,7 +558,7 @@ class _Listen:
             else:
                 code = await self._wireless()
         except ReceiverError as err:
-            self.say(f"error: {_redact(self.scrub(str(err)))}")
+            self.say(f"error: {redact_keys(self.scrub(str(err)))}")
             return EXIT_ERROR
         except asyncio.CancelledError:
             if self.signal_code is None:
