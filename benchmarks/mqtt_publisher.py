@@ -4,7 +4,7 @@ Usage: ``python benchmarks/mqtt_publisher.py HOST PORT RESULT.json`` with the pl
 environment (``BENCH_METERS``, ``BENCH_SECONDS``, ``BENCH_RECEIVERS``, ``BENCH_HEAR``,
 ``BENCH_PERIOD``, ``BENCH_WARMUP``). Each receiver is its own paho client (as real ESP32
 receivers are) and hears a fixed ``BENCH_HEAR`` share of the meters. Meter ``m`` sends
-telegram number ``n`` (access number ``n``, volume ``n`` m³) at ``phase(m) + n * period``;
+telegram number ``n`` (access number ``n``, volume ``n`` litres) at ``phase(m) + n * period``;
 round 0 is the warm-up (entities are created), then ``BENCH_SETTLE`` seconds of quiet. Every receiver that hears the meter publishes
 it, in one of three payload forms. The first publish time of each telegram goes to the result
 file: ``{"published": {"<m>/<n>": t}, "messages": N, "receptions": {"<receiver>": N}}``.
@@ -35,7 +35,7 @@ def meter_id(index: int) -> str:
 def telegram(index: int, number: int) -> bytes:
     meter = enc.Addr("KAM", meter_id(index), 0x1B, 0x07)
     records = [
-        enc.record(0x4, enc.vib(0x16), enc.int_bytes(number, 4)),  # volume, m³
+        enc.record(0x4, enc.vib(0x13), enc.int_bytes(number, 4)),  # volume, litres (a plausible flow)
         enc.record(0x2, enc.vib(0x65), enc.int_bytes(2150, 2)),
     ]
     return enc.build(enc.TelegramSpec(records=records, meter=meter, acc=number & 0xFF))

@@ -13,6 +13,7 @@ executor) and memory (RSS) are taken over the measured run. Results go to ``BENC
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 from pathlib import Path
@@ -20,9 +21,7 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import traceback
 from types import MappingProxyType
 from typing import Any
 
@@ -45,6 +44,7 @@ from custom_components.oms.hub import OmsHub
 from tests.mqtt_broker import start_broker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loop_probe import LoopProbe, heap_census
 from mqtt_publisher import meter_id
 
 METERS = int(os.environ.get("BENCH_METERS", "1000"))
@@ -54,6 +54,15 @@ SETTLE = float(os.environ.get("BENCH_SETTLE", "15"))
 """Seconds between the warm-up round and the measured run: the registries' delayed saves of the
 entities just created (phcc's mock storage serialises them in the event loop) happen here."""
 RESULT = os.environ.get("BENCH_RESULT", "")
+SLOW_CALLBACK = float(os.environ.get("BENCH_SLOW_CALLBACK", "0.05"))
+"""Loop callbacks longer than this many seconds are recorded (``loop.slow_callback_duration``)."""
+ASYNCIO_DEBUG = bool(os.environ.get("BENCH_ASYNCIO_DEBUG"))
+CENSUS = bool(os.environ.get("BENCH_CENSUS"))
+GC_FREEZE = bool(os.environ.get("BENCH_GC_FREEZE"))
+"""Experiment, not Home Assistant's behaviour: ``gc.freeze()`` after the warm-up, so full collections
+skip everything alive then (what Home Assistant core could do once started)."""
+"""After the run: tracked objects by type, and the garbage of one full collection by type."""
+"""Run the measured part in asyncio debug mode (its own slow-callback warnings; costs CPU)."""
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -97,6 +106,7 @@ async def _run(hass: HomeAssistant, host: str, port: int) -> None:
     await hass.async_block_till_done()
 
     rss_empty = _rss_kib()
+    tracked_empty = len(gc.get_objects())
     entry = MockConfigEntry(
         domain=DOMAIN,
         title="MQTT",
@@ -154,34 +164,22 @@ async def _run(hass: HomeAssistant, host: str, port: int) -> None:
     await asyncio.sleep(WARMUP + SETTLE - 1)
     await hass.async_block_till_done()
     frames0, duplicates0 = hub.frames, hub.duplicates
-    lags: list[tuple[float, float]] = []
-    heartbeat = [time.monotonic()]
-    stacks: list[str] = []
-    loop_thread = threading.get_ident()
-    watching = threading.Event()
+    tracked_warm = len(gc.get_objects())
+    if GC_FREEZE:
+        gc.collect()
+        gc.freeze()
+    elif CENSUS:
+        gc.collect()  # the census then counts the cyclic garbage of the measured run only
+    probe = LoopProbe(slow_callback=SLOW_CALLBACK, asyncio_debug=ASYNCIO_DEBUG)
+    probe.start()
+    rss_samples: list[tuple[float, float]] = []
 
-    async def _monitor() -> None:
-        """Event-loop stalls: how late a 10 ms sleep wakes up."""
+    async def _sample_rss() -> None:
         while True:
-            before = time.monotonic()
-            heartbeat[0] = before
-            await asyncio.sleep(0.01)
-            late = time.monotonic() - before - 0.01
-            if late > 0.02:
-                lags.append((time.time(), late * 1000))
+            rss_samples.append((time.time(), _rss_kib() / 1024))
+            await asyncio.sleep(10)
 
-    def _watchdog() -> None:
-        """Where the event loop is while it is stalled for more than 100 ms."""
-        while not watching.wait(0.02):
-            if time.monotonic() - heartbeat[0] > 0.1 and len(stacks) < 10:
-                frame = sys._current_frames().get(loop_thread)
-                if frame is not None:
-                    stacks.append("".join(traceback.format_stack(frame, limit=25)))
-                time.sleep(0.2)
-
-    monitor = asyncio.create_task(_monitor())
-    watchdog = threading.Thread(target=_watchdog, daemon=True)
-    watchdog.start()
+    sampler = asyncio.create_task(_sample_rss())
     cpu0, wall0 = _cpu(), time.monotonic()
     rss_warm = _rss_kib()
     load_before = os.getloadavg()
@@ -191,9 +189,8 @@ async def _run(hass: HomeAssistant, host: str, port: int) -> None:
     await hass.async_block_till_done()
     cpu1, wall1 = _cpu(), time.monotonic()
     load_after = os.getloadavg()
-    monitor.cancel()
-    watching.set()
-    watchdog.join()
+    probe.stop()
+    sampler.cancel()
     unsub()
     assert publisher.returncode == 0
     published: dict[str, Any] = json.loads(result_file.read_text())
@@ -205,11 +202,16 @@ async def _run(hass: HomeAssistant, host: str, port: int) -> None:
     for at, entity_id, state in changes:
         if entity_id not in meter_of or state in ("unknown", "unavailable"):
             continue
-        key = f"{meter_of[entity_id]}/{round(float(state))}"
+        key = f"{meter_of[entity_id]}/{round(float(state) * 1000)}"  # volume in litres = telegram number
         first_change.setdefault(key, at)
     measured = {key: at for key, at in published["published"].items() if not key.endswith("/0")}
     latencies = [(first_change[key] - at) * 1000 for key, at in measured.items() if key in first_change]
     t0 = min(measured.values(), default=0.0)
+    offset = time.time() - time.monotonic()
+
+    def wall(monotonic: float) -> float:
+        return monotonic + offset
+
     worst = sorted(
         ((first_change[key] - at) * 1000, at - t0) for key, at in measured.items() if key in first_change
     )[-15:]
@@ -242,15 +244,28 @@ async def _run(hass: HomeAssistant, host: str, port: int) -> None:
         "cpu_s": cpu1 - cpu0,
         "cpu_percent": (cpu1 - cpu0) / run_s * 100,
         "rss_empty_mib": rss_empty / 1024,
+        "gc_tracked": [tracked_empty, tracked_warm, len(gc.get_objects())],
+        "gc_freeze": GC_FREEZE,
         "rss_warm_mib": rss_warm / 1024,
         "rss_end_mib": _rss_kib() / 1024,
         "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "loadavg": [load_before, load_after],
         "errors": dict(hub.errors),
         "worst": worst,
-        "stall_stacks": stacks,
-        "stalls": [(at - t0, late) for at, late in lags if at >= t0][:40],
+        "stalls": [(wall(at) - t0, late * 1000) for at, late in probe.lags if wall(at) >= t0][:60],
+        "largest_stall": max(
+            ((late * 1000, wall(at) - t0) for at, late in probe.lags if wall(at) >= t0), default=(0.0, 0.0)
+        ),
+        "stall_causes": [s for s in probe.attribute(lambda at: wall(at) - t0) if s["at"] >= 0],
+        "gc": probe.gc_summary(),
+        "slow_callbacks": sorted(
+            ((took * 1000, wall(at) - t0, what) for at, took, what in probe.slow if wall(at) >= t0),
+            reverse=True,
+        )[:10],
+        "rss_samples": [(at - t0, mib) for at, mib in rss_samples],
     }
+    if CENSUS:
+        result["census"] = heap_census()
     if RESULT:
         Path(RESULT).write_text(json.dumps(result))
     assert await hass.config_entries.async_unload(entry.entry_id)

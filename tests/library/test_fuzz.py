@@ -7,9 +7,10 @@ import contextlib
 from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings, strategies as st
+import pytest
 
 from custom_components.oms.omslib.decoder import Decoder, decode
-from custom_components.oms.omslib.errors import OmsError
+from custom_components.oms.omslib.errors import CrcError, OmsError
 from custom_components.oms.omslib.keyring import Keyring
 from custom_components.oms.omslib.telegram import Telegram
 from tests import encoder as enc
@@ -32,6 +33,7 @@ CODES = {
     "unsupported",
     "unknown_format",
     "incomplete",
+    "integrity",
 }
 
 
@@ -125,13 +127,20 @@ def test_mutated_valid_telegrams(case: Case, ops: list[tuple[str, int]], fill: i
 @settings(FUZZ, max_examples=80)
 @given(telegram_case(), st.binary(max_size=3))
 def test_trailing_bytes_tolerated_or_rejected_cleanly(case: Case, extra: bytes) -> None:
-    """Sticks append RSSI/LQI bytes: stripped and format-A frames decode by L, others decode or raise.
+    """Sticks append RSSI/LQI bytes: frames whose source names the format ("none" = CRC-free, or A)
+    decode by L, and so do format-A frames of unknown format (their CRCs prove the length). A frame of
+    unknown format that no CRC matches and that has bytes after its L+1 is a damaged frame (crc).
 
     (Up to 3 bytes: with 4, 6, … trailing bytes a stripped frame can have exactly the length of a
     format-A frame with the same L, which the decoder then reads as format A.)
     """
     if not case.spec.wired and case.spec.crc in ("none", "A"):
-        check_telegram(Decoder(case.keyring).decode(case.frame + extra), case)
+        check_telegram(Decoder(case.keyring).decode(case.frame + extra, case.spec.crc), case)  # type: ignore[arg-type]
+        if case.spec.crc == "A" or not extra:
+            check_telegram(Decoder(case.keyring).decode(case.frame + extra), case)
+        else:
+            with pytest.raises(CrcError):
+                Decoder(case.keyring).decode(case.frame + extra)
         return
     with contextlib.suppress(OmsError):
         Decoder(case.keyring).decode(case.frame + extra)

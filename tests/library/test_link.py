@@ -116,3 +116,12 @@ def test_parse_dll() -> None:
     assert dll.address.device_type == 3
     assert dll.address.medium == "gas"
     assert dll.address_bytes == bytes.fromhex("9315785634123303")
+
+
+def test_eleven_byte_hex_frame_is_ambiguous_unless_ci_78() -> None:
+    """A format-A frame cut after its first block looks like a stripped L=10 frame whose CI is a CRC byte."""
+    head = bytes.fromhex("0a4493157856341233 03".replace(" ", ""))
+    with pytest.raises(LengthError, match="cut after its first block"):
+        strip_crcs(head + b"\x77")
+    assert strip_crcs(head + b"\x78") == (head + b"\x78", "none")
+    assert strip_crcs(head + b"\x77", "none") == (head + b"\x77", "none")  # a stick said it is stripped

@@ -699,8 +699,14 @@ def test_no_key(case: Case) -> None:
 @given(telegram_case(), st.data())
 def test_truncation(case: Case, data) -> None:
     cut = data.draw(st.integers(0, len(case.frame) - 1), label="cut")
-    with pytest.raises((LengthError, CrcError)):
-        Decoder(case.keyring).decode(case.frame[:cut])
+    try:
+        telegram = Decoder(case.keyring).decode(case.frame[:cut])
+    except (LengthError, CrcError):
+        return
+    # The one ambiguity of hex input: a format-A frame cut after its first block whose CRC byte reads
+    # 0x78 is byte for byte a complete empty frame (CI 0x78, no records). It carries nothing.
+    assert cut == 11
+    assert (telegram.header.ci, telegram.records) == (0x78, ())
 
 
 @settings(SETTINGS, max_examples=80)

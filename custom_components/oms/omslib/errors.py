@@ -62,6 +62,17 @@ class WrongKeyError(OmsError):
     code = "wrong_key"
 
 
+class IntegrityError(OmsError):
+    """Decrypted data that is not a consistent application layer (mode 5 has no MAC).
+
+    The key opened the payload (its 2F2F check bytes are there), but a record inside the
+    encrypted blocks is cut or reserved, or something other than 2F fill follows the last
+    record: the telegram was damaged or tampered with. Not a wrong-key error.
+    """
+
+    code = "integrity"
+
+
 class MacError(OmsError):
     """The AFL message authentication code does not verify: the telegram is rejected."""
 
@@ -87,3 +98,5 @@ class IncompleteError(OmsError):
 
 
 DECRYPTION_ERRORS: tuple[type[OmsError], ...] = (NoKeyError, WrongKeyError, MacError)
+"""Errors that say the key is missing or wrong (or a MAC failed). :class:`IntegrityError` is not
+one: the key worked and the decrypted telegram was damaged or tampered with."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import time
 
+from .link import FrameFormat
+
 
 @dataclass(frozen=True, slots=True)
 class Frame:
@@ -22,3 +24,6 @@ class Frame:
     received_at: float = field(default_factory=time.time)
     """Unix time, seconds."""
     receiver_id: str = ""
+    frame_format: FrameFormat | None = None
+    """"A"/"B" (block CRCs still in ``raw``) or "none" (CRC-free) when the receiver knows it;
+    None for hex input: the decoder then detects the format (README, "Frame formats of hex input")."""

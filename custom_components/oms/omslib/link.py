@@ -20,6 +20,7 @@ FrameFormat = Literal["A", "B", "none"]
 
 DLL_SIZE = 10
 """L, C, M(2), ID(4), version, device type."""
+_CI_NO_HEADER = 0x78
 
 
 def _letters(value: int) -> str:
@@ -143,8 +144,10 @@ def strip_crcs(raw: bytes, frame_format: FrameFormat | None = None) -> tuple[byt
 
     With ``frame_format`` None the format is detected: a matching first-block
     CRC means format A (every block must then match), a matching format-B CRC
-    means format B, anything else is taken as already stripped. Trailing bytes
-    after L (RSSI appended by some sticks) are cut off.
+    means format B, anything else is read as already stripped; the decoder then
+    accepts it only as a complete, consistent frame (no bytes after L+1, no cut
+    record), else it is a damaged frame (CrcError). With "none" given, trailing
+    bytes after L (RSSI appended by some sticks) are cut off.
     """
     if len(raw) < DLL_SIZE + 1:
         raise LengthError(f"a wM-Bus frame has at least 11 bytes, got {len(raw)}")
@@ -169,6 +172,10 @@ def strip_crcs(raw: bytes, frame_format: FrameFormat | None = None) -> tuple[byt
         return _strip_b(raw), "B"
     if frame_format is None and size == l_field + 1 and _format_b_crc_ok(raw):
         return _strip_b(raw), "B"
+    if frame_format is None and size == DLL_SIZE + 1 and raw[DLL_SIZE] != _CI_NO_HEADER:
+        # A CI byte alone (L=10) cannot be told from a format-A frame cut after its first block (its
+        # byte 10 is then a CRC byte). Only CI 0x78 (no header, no records) means something alone.
+        raise LengthError("an 11-byte frame may be a format-A frame cut after its first block")
     if len(raw) < l_field + 1:
         raise LengthError(f"L field says {l_field + 1} bytes, got {len(raw)}")
     return raw[: l_field + 1], "none"

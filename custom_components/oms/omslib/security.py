@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .afl import Afl, verify_mac
 from .crypto import BLOCK, Aes, aes, cbc_decrypt, cmac, gcm_decrypt
-from .errors import MacError, MalformedError, NoKeyError, UnsupportedError, WrongKeyError
+from .errors import LengthError, MacError, MalformedError, NoKeyError, UnsupportedError, WrongKeyError
 from .tpl import SECURITY_MODE_NAMES, ConfigField
 
 FILLER = b"\x2f\x2f"
@@ -29,23 +29,45 @@ def _encrypted_length(config: ConfigField, available: int) -> int:
     return available - available % BLOCK
 
 
+def mode5_length(config: ConfigField, available: int) -> int:
+    """Bytes under mode-5 encryption: exactly the ``16*N`` blocks the configuration field announces.
+
+    Mode 5 has no MAC, so N is not guessed: N = 0, or more blocks than the frame carries, is an
+    error (EN 13757-7 §7.5.8: N counts the encrypted blocks). The decoder first completes a
+    frame whose L byte was cut by its stick (OMS.md §7) from the bytes after L.
+    """
+    blocks = config.blocks
+    if not blocks:
+        raise MalformedError("mode 5 telegram whose configuration field announces no encrypted block")
+    n = blocks * BLOCK
+    if n > available:
+        raise LengthError(
+            f"configuration field announces {blocks} encrypted blocks, the frame carries {available} bytes"
+        )
+    return n
+
+
 def open_mode5(payload: bytes, config: ConfigField, iv: bytes, key: bytes | None) -> tuple[bytes, bool]:
     """AES-128-CBC with the header IV; bytes after ``16*N`` stay plain (partial encryption).
 
     Returns (plaintext, decrypted). A payload already starting with 2F2F and no
     key, or failing 2F2F after decryption while plain before, is taken as plain.
     """
-    n = _encrypted_length(config, len(payload))
-    if n == 0:
-        raise MalformedError("mode 5 telegram with no encrypted block")
+    stored_plain = payload[:2] == FILLER  # stored already decrypted (captures, corpora)
     if key is None:
-        if payload[:2] == FILLER:
+        if stored_plain:
             return payload, False
         raise NoKeyError("telegram is encrypted (mode 5) and no key is known for this meter")
+    try:
+        n = mode5_length(config, len(payload))
+    except (LengthError, MalformedError):
+        if stored_plain:
+            return payload, False
+        raise
     plain = cbc_decrypt(aes(key), iv, payload[:n])
     if plain[:2] == FILLER:
         return plain + payload[n:], True
-    if payload[:2] == FILLER:
+    if stored_plain:
         return payload, False
     raise WrongKeyError("decrypted mode 5 payload does not start with 2F2F: wrong key")
 

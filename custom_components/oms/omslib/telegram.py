@@ -97,6 +97,10 @@ class Telegram:
     format_signature: int | None = None
     """Compact-frame format signature of these records (CRC-16 of the DIF/VIF bytes)."""
     extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+    encrypted_records: int = 0
+    """How many leading ``records`` came from the protected part: decrypted (mode 5 blocks, ELL
+    AES-CTR) or authenticated (mode 7/9: the AFL MAC covers the whole TPDU). 0 for plaintext;
+    records after the encrypted blocks of a partially encrypted mode-5 telegram are not counted."""
 
     @property
     def address(self) -> Address:

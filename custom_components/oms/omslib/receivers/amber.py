@@ -197,7 +197,9 @@ class AmberReceiver(StreamReceiver[AmberMessage]):
     def _to_frame(self, message: AmberMessage) -> Frame | None:
         label = LINK_MODE_LABELS[self.link_mode]
         if message.cmd is None:
-            return Frame(raw=message.payload, link_mode=label, receiver_id=self.receiver_id)
+            return Frame(
+                raw=message.payload, link_mode=label, receiver_id=self.receiver_id, frame_format="none"
+            )
         if message.cmd != CMD_DATA_IND or len(message.payload) < 2:
             return None
         payload = message.payload
@@ -206,5 +208,9 @@ class AmberReceiver(StreamReceiver[AmberMessage]):
             rssi = rssi_to_dbm(payload[-1])
             payload = payload[:-1]
         return Frame(
-            raw=bytes((len(payload),)) + payload, rssi_dbm=rssi, link_mode=label, receiver_id=self.receiver_id
+            raw=bytes((len(payload),)) + payload,
+            rssi_dbm=rssi,
+            link_mode=label,
+            receiver_id=self.receiver_id,
+            frame_format="none",  # the stick checked and removed the block CRCs
         )

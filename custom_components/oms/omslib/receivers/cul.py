@@ -89,6 +89,7 @@ def parse_cul_line(line: str, *, mode: LinkMode = "c1t1", receiver_id: str = "")
         _LABELS[mode][fmt == "B"],
         time.time(),
         receiver_id,
+        "none",  # block CRCs checked and removed above
     )
 
 

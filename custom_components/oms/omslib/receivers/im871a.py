@@ -211,6 +211,7 @@ class Im871aReceiver(StreamReceiver[HciMessage]):
             rssi_dbm=None if message.rssi is None else rssi_to_dbm(message.rssi),
             link_mode=LINK_MODE_LABELS[self.link_mode],
             receiver_id=self.receiver_id,
+            frame_format="none",  # the stick checked and removed the block CRCs
         )
 
 

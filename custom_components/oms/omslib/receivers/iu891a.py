@@ -197,4 +197,5 @@ class Iu891aReceiver(StreamReceiver[WimodMessage]):
             rssi_dbm=float(rssi),
             link_mode=LINK_MODE_LABELS[self.link_mode],
             receiver_id=self.receiver_id,
+            frame_format="none",  # the stick checked and removed the block CRCs
         )

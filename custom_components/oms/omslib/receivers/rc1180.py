@@ -136,4 +136,5 @@ class Rc1180Receiver(StreamReceiver[Rc1180Frame | bytes]):
             rssi_dbm=None if message.rssi is None else rssi_to_dbm(message.rssi),
             link_mode="T1",
             receiver_id=self.receiver_id,
+            frame_format="none",  # data mode: the module checked and removed the block CRCs
         )

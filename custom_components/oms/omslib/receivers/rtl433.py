@@ -58,7 +58,7 @@ def _frame_from_fields(fields: dict[str, Any], receiver_id: str) -> Frame | None
     if not isinstance(data, str) or not data:
         raise BadLine("Wireless-MBus line without a data field", "garbage")
     mode = _MODES.get(str(fields.get("mode", "")))
-    return Frame(rtl433_frame(data), link_mode=mode, receiver_id=receiver_id)
+    return Frame(rtl433_frame(data), link_mode=mode, receiver_id=receiver_id, frame_format="none")
 
 
 def _plausible_hex(field: str) -> bool:
@@ -97,7 +97,7 @@ class Rtl433Parser:
             return _frame_from_fields(dict(zip(self.columns, row, strict=True)), receiver_id)
         for field in row:
             if _plausible_hex(field):
-                return Frame(rtl433_frame(field), receiver_id=receiver_id)
+                return Frame(rtl433_frame(field), receiver_id=receiver_id, frame_format="none")
         raise BadLine("Wireless-MBus CSV row without a telegram", "garbage")
 
 

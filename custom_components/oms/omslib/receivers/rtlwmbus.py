@@ -35,7 +35,7 @@ def parse_rtlwmbus_line(line: str, *, receiver_id: str = "") -> Frame | None:
     """
     line = line.strip()
     if line[:2] in ("0x", "0X"):
-        return Frame(fix_l_field(hex_bytes(line[2:])), receiver_id=receiver_id)
+        return Frame(fix_l_field(hex_bytes(line[2:])), receiver_id=receiver_id, frame_format="none")
     fields = line.split(";")
     if len(fields) < 8:
         if "rtl_wmbus: exiting" in line:
@@ -51,7 +51,9 @@ def parse_rtlwmbus_line(line: str, *, receiver_id: str = "") -> Frame | None:
     data = fields[7]
     if data[:2] not in ("0x", "0X"):
         raise BadLine("no 0x<hex> field", "garbage")
-    return Frame(fix_l_field(hex_bytes(data[2:])), link_mode=mode, receiver_id=receiver_id)
+    return Frame(
+        fix_l_field(hex_bytes(data[2:])), link_mode=mode, receiver_id=receiver_id, frame_format="none"
+    )
 
 
 @register_receiver
