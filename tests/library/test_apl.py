@@ -149,10 +149,17 @@ def test_special_difs() -> None:
     assert parse_apl(b"\x2f\x2f").records == ()
 
 
-@pytest.mark.parametrize("dif", [0x3F, 0x4F, 0x5F, 0x6F, 0x8F, 0xFF])
+@pytest.mark.parametrize("dif", [0x3F, 0x4F, 0x5F, 0x6F, 0x8F])
 def test_reserved_special_dif(dif: int) -> None:
     with pytest.raises(MalformedError):
         parse_apl(bytes([0x02, 0x13, 0x01, 0x00, dif]))
+
+
+def test_trailing_ff_is_fill() -> None:
+    # Some meters (Maddalena evo868) end the APL with FF bytes: fill, not data (issue 16).
+    assert [r.value for r in parse_apl(bytes([0x02, 0x13, 0x01, 0x00, 0xFF, 0xFF])).records] == [0.001]
+    with pytest.raises(MalformedError):
+        parse_apl(bytes([0x02, 0x13, 0x01, 0x00, 0xFF, 0x01]))
 
 
 def test_no_data_and_selection() -> None:

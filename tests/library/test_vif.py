@@ -113,7 +113,8 @@ def test_hca_rating_factor() -> None:
         ("9312", "volume", -3, ("average",)),
         ("FD8E00", "firmware_version", 0, ()),  # record error "none"
         ("9318", "volume", -3, ("record_error_24",)),
-        ("93FF07", "volume", -3, ("manufacturer_vife",)),  # rest is manufacturer specific
+        # a manufacturer-specific VIFE: no longer "volume" (issue 16), the base kept as a modifier
+        ("93FF07", "manufacturer_specific", -3, ("manufacturer_vife", "base_volume")),
         ("937E", "volume", -3, ("future_value",)),
     ],
 )

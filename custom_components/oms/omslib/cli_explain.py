@@ -450,6 +450,7 @@ def explain(raw: bytes, tg: Telegram | None, err: OmsError | None) -> list[tuple
         ]
         sections.append(("link (wired M-Bus long frame)", link))
         _explain_upper(raw[:end], 6, sections, tg, records)
+        _explain_driver(sections, tg)
         sections.append(
             (
                 "link trailer",
@@ -471,7 +472,19 @@ def explain(raw: bytes, tg: Telegram | None, err: OmsError | None) -> list[tuple
     if end < len(data):
         sections.append(("trailing bytes", [(end, data[end:], "beyond L (ignored)")]))
     _explain_upper(data[:end], 10, sections, tg, records)
+    _explain_driver(sections, tg)
     return sections
+
+
+def _explain_driver(sections: list[tuple[str, Explanation]], tg: Telegram | None) -> None:
+    """The byte layout of the manufacturer driver that read this telegram (omslib/drivers)."""
+    from .drivers import DRIVERS  # only --explain needs it
+
+    name = tg.extra.get("driver") if tg is not None else None
+    driver = next((d for d in DRIVERS if d.name == name), None)
+    if driver is not None:
+        lines = [line for line in driver.description.splitlines() if line.strip()]
+        sections.append((f"manufacturer driver {driver.name}", [(0, b"", line) for line in lines]))
 
 
 def _explain_upper(

@@ -153,6 +153,9 @@ def _fd() -> dict[int, VifInfo]:
     for n in range(16):
         t[0x40 + n] = VifInfo("voltage", "V", n - 9)
         t[0x50 + n] = VifInfo("current", "A", n - 12)
+    # The access number counts 0–255 (OMS Vol2 §7.2.2, like the TPL's ACC): unsigned, so that
+    # "01 FD 08 F0" is 240 and not -16.
+    t[0x08] = VifInfo(_FD_NAMES[0x08], kind="unsigned")
     t[0x17] = VifInfo("error_flags", kind="unsigned")
     t[0x18] = VifInfo("error_mask", kind="unsigned")
     t[0x1A] = VifInfo("digital_output", kind="unsigned")
@@ -382,8 +385,12 @@ def resolve(vib: bytes | memoryview, text_unit: str | None = None, vifes: bytes 
         elif code == 0x7C:
             orthogonal_next = True
         elif code == 0x7F:
-            modifiers.append("manufacturer_vife")
-            break
+            # A manufacturer-specific VIFE changes the record's meaning (EN 13757-3 Table 15): it is
+            # no longer the base quantity (Kamstrup's "04 EE FF 07" is a counter, not HCA units): it is
+            # not named (nor becomes a sensor) as that quantity; the base's scaling and unit are kept
+            # as the best reading of the number, the base quantity as a modifier.
+            extra = ("manufacturer_vife", f"base_{info.quantity}")
+            return Vib(MANUFACTURER.quantity, unit, exponent, kind, factor, offset, (*modifiers, *extra))
         elif code >= 0x70 and code <= 0x77:
             exponent += (code & 0x07) - 6
         elif code == 0x7D:
