@@ -315,6 +315,74 @@ def pad_2f(data: bytes, block: int = 16) -> bytes:
     return data + bytes([FILL]) * (-len(data) % block)
 
 
+# --------------------------------------------------------------------------- compact profiles
+
+PROFILE_VIFE = {"forward": 0x1F, "inverse": 0x13, "register": 0x1E}
+"""Compact profile kind -> combinable VIFE (EN 13757-3 Table 15)."""
+PROFILE_MODES = {"absolute": 0, "increment": 1, "decrement": 2, "difference": 3}
+PROFILE_UNITS = {"s": 0, "min": 1, "h": 2, "d": 3}
+PROFILE_ELEMENT_BYTES = {1: 1, 2: 2, 3: 3, 4: 4, 5: 4, 6: 6, 7: 8, 9: 1, 0xA: 2, 0xB: 3, 0xC: 4, 0xE: 6}
+"""Element data-field code -> bytes per element (EN 13757-3:2018 F.2.3: fixed sizes only)."""
+
+
+def profile_control(mode: str, unit: str, element_code: int) -> int:
+    """Spacing control byte: bits 7-6 mode, 5-4 unit, 3-0 element data-field code."""
+    return (PROFILE_MODES[mode] << 6) | (PROFILE_UNITS[unit] << 4) | (element_code & 0x0F)
+
+
+def profile_element(element_code: int, value: float | None, *, signed: bool) -> bytes:
+    """One element; ``None`` writes the illegal code (0x80.. signed, 0xFF.. unsigned, all-F BCD, NaN)."""
+    size = PROFILE_ELEMENT_BYTES[element_code]
+    if element_code == 5:
+        return real32_bytes(float("nan") if value is None else float(value))
+    if element_code in BCD_DIGITS:
+        if value is None:
+            return b"\xff" * size
+        assert isinstance(value, int)
+        return bcd_bytes(value, 2 * size)
+    if value is None:
+        return (1 << (8 * size - 1)).to_bytes(size, "little") if signed else b"\xff" * size
+    assert isinstance(value, int)
+    return int_bytes(value, size, signed=signed)
+
+
+def profile_data(
+    mode: str, unit: str, spacing: int, element_code: int, elements: Sequence[float | None]
+) -> bytes:
+    """LVAR + control + spacing value + elements: the data of a compact profile record (Annex F.2)."""
+    signed = mode in ("absolute", "difference")
+    body = bytes([profile_control(mode, unit, element_code), spacing]) + b"".join(
+        profile_element(element_code, value, signed=signed) for value in elements
+    )
+    if len(body) > 0xBF:
+        raise ValueError("profile too long for one LVAR")
+    return bytes([len(body)]) + body
+
+
+def profile_record(
+    vif: int,
+    *vifes: int,
+    kind: str = "forward",
+    mode: str = "increment",
+    unit: str = "h",
+    spacing: int = 1,
+    element_code: int = 0x2,
+    elements: Sequence[float | None] = (),
+    storage: int = 0,
+    tariff: int = 0,
+    subunit: int = 0,
+) -> bytes:
+    """A compact profile record: DIF data field D, the VIF/VIFEs plus the profile VIFE, the data."""
+    return record(
+        0xD,
+        vib(vif, *vifes, PROFILE_VIFE[kind]),
+        profile_data(mode, unit, spacing, element_code, elements),
+        storage=storage,
+        tariff=tariff,
+        subunit=subunit,
+    )
+
+
 # --------------------------------------------------------------------------- compact / format frames
 
 
