@@ -23,6 +23,8 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+import importlib.util
+import json
 import logging
 import math
 from pathlib import Path
@@ -99,6 +101,8 @@ class Api:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._id = 0
         self.ha_version = ""
+        self.statistics_modern: bool | None = None
+        """Whether recorder/import_statistics takes mean_type and unit_class (None: not tried yet)."""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -365,11 +369,81 @@ def _daily_shape(hour: int) -> float:
     return max(0.05, 0.6 * morning + evening)
 
 
+UNIT_CLASSES: dict[str, str] = {"kWh": "energy", "Wh": "energy", "MWh": "energy", "GJ": "energy"}
+UNIT_CLASSES |= {"m³": "volume", "L": "volume", "ft³": "volume"}
+"""Statistics unit class of the Energy dashboard's units (what the recorder's unit converters call them)."""
+MEAN_TYPE_NONE = 0
+"""``StatisticMeanType.NONE``: the imported statistics have a sum, no mean."""
+
+
+def history_rows(current: float, use: list[float], starts: list[datetime]) -> list[dict[str, Any]]:
+    """Hourly rows whose last one has ``state`` = today's reading and ``sum`` = 0.
+
+    The recorder does not chain its first live statistics of a sensor to imported hourly rows: it
+    continues the last *short-term* (5-minute) row, and a fresh sensor has none, so its own sums start
+    at 0 from the sensor's state at the first compile ("zero point"). The imported history therefore
+    ends at sum 0 (earlier hours have negative sums; only differences matter to the Energy dashboard)
+    and at the state the sensor has now: the first live hour then continues it without a negative bar.
+    """
+    total = sum(use)
+    rows, running = [], 0.0
+    for start, amount in zip(starts, use, strict=True):
+        running += amount
+        rows.append(
+            {
+                "start": start.isoformat(),
+                "state": round(current - total + running, 3),
+                "sum": round(running - total, 3),
+            }
+        )
+    return rows
+
+
+def statistics_metadata(
+    entity_id: str, name: str | None, unit: str | None, *, modern: bool
+) -> dict[str, Any]:
+    """``recorder/import_statistics`` metadata; ``modern``: with ``mean_type`` and ``unit_class``.
+
+    Home Assistant 2026.11 requires both (deprecated without them since 2025.x); 2025.4 rejects them.
+    """
+    metadata: dict[str, Any] = {
+        "has_mean": False,
+        "has_sum": True,
+        "name": name,
+        "source": "recorder",
+        "statistic_id": entity_id,
+        "unit_of_measurement": unit,
+    }
+    if modern:
+        metadata["mean_type"] = MEAN_TYPE_NONE
+        metadata["unit_class"] = UNIT_CLASSES.get(unit or "")
+    return metadata
+
+
+async def import_statistics(
+    api: Api, entity_id: str, name: str | None, unit: str | None, stats: list[dict[str, Any]]
+) -> None:
+    """Import statistics with ``mean_type``/``unit_class`` where the running Home Assistant knows them."""
+    if api.statistics_modern is not False:
+        try:
+            metadata = statistics_metadata(entity_id, name, unit, modern=True)
+            await api.ws("recorder/import_statistics", metadata=metadata, stats=stats)
+        except ProvisionError as err:
+            if "extra keys not allowed" not in str(err):
+                raise
+            api.statistics_modern = False  # Home Assistant before mean_type/unit_class
+        else:
+            api.statistics_modern = True
+            return
+    metadata = statistics_metadata(entity_id, name, unit, modern=False)
+    await api.ws("recorder/import_statistics", metadata=metadata, stats=stats)
+
+
 async def import_history(api: Api, entities: dict[str, str], hours: int = 48) -> None:
     """Hourly statistics for the Energy dashboard's roles over the last ``hours``, ending at today's reading.
 
     A demo only: the Energy dashboard shows hourly statistics, which a fresh recorder has none of.
-    The imported sums end at each sensor's current state, so the recorder continues them seamlessly.
+    See :func:`history_rows` for how the recorder's own sums continue them.
     """
     rng = random.Random(4711)
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -385,29 +459,13 @@ async def import_history(api: Api, entities: dict[str, str], hours: int = 48) ->
             (low + (high - low) * _daily_shape(start.astimezone().hour)) * rng.uniform(0.7, 1.3)
             for start in starts
         ]
-        total = sum(use)
-        stats, running = [], 0.0
-        for start, amount in zip(starts, use, strict=True):
-            running += amount
-            stats.append(
-                {
-                    "start": start.isoformat(),
-                    "state": round(current - total + running, 3),
-                    "sum": round(running, 3),
-                }
-            )
         attrs = state["attributes"]
-        await api.ws(
-            "recorder/import_statistics",
-            metadata={
-                "has_mean": False,
-                "has_sum": True,
-                "name": attrs.get("friendly_name"),
-                "source": "recorder",
-                "statistic_id": entity_id,
-                "unit_of_measurement": attrs.get("unit_of_measurement"),
-            },
-            stats=stats,
+        await import_statistics(
+            api,
+            entity_id,
+            attrs.get("friendly_name"),
+            attrs.get("unit_of_measurement"),
+            history_rows(current, use, starts),
         )
     _LOGGER.info("Imported %d hours of made-up history for the Energy dashboard", hours)
 
@@ -482,8 +540,7 @@ DEVELOP_YAML = """\
 # default_config without what needs the internet or hardware this demo does not have
 # (bluetooth, cloud, go2rtc, stream, homeassistant_alerts, the network discovery ones).
 {core}
-http: !include develop_http.yaml  # server port, rewritten by every scripts/develop run
-
+{http}
 frontend:
 config:
 api:
@@ -507,10 +564,7 @@ logger:
 MINIMAL_YAML = """\
 # Minimal configuration for tests: just what the provisioning and the assertions need.
 {core}
-http:
-  server_host: 127.0.0.1
-  server_port: {port}
-api:
+{http}api:
 config:
 energy:
 frontend:  # an empty stand-in: tests need the API, not the UI (nor the home-assistant-frontend wheel)
@@ -538,21 +592,75 @@ def link_component(config_dir: Path) -> None:
     link.symlink_to(target, target_is_directory=True)
 
 
+HTTP_INCLUDE = "http: !include develop_http.yaml  # server port, rewritten by every scripts/develop run\n"
+"""The ``http:`` line of DEVELOP_YAML for a Home Assistant that takes its HTTP settings from YAML."""
+
+
+def http_in_storage() -> bool:
+    """Whether the installed Home Assistant keeps its HTTP settings in ``.storage/http``.
+
+    Home Assistant 2026.10+ has ``http/config.py``: the settings live in a store the UI edits, and an
+    ``http:`` YAML block is migrated once and then raises a repair issue ("breaks in 2027.2.0").
+    Before that (2025.4), YAML is the only way to set the port. Looks for the file only: no import.
+    """
+    spec = importlib.util.find_spec("homeassistant")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return any((Path(path) / "components" / "http" / "config.py").exists() for path in locations)
+
+
+def write_http_storage(config_dir: Path, port: int, host: str | None = None) -> None:
+    """Set the server port (and host) in ``.storage/http``, the way the UI would.
+
+    A new file is written in the store's first format (version 1: the settings themselves), which
+    every Home Assistant with the store migrates through its own schema (defaults filled in). An
+    existing file keeps everything else the user set; only the port (and host) change.
+    """
+    path = config_dir / ".storage" / "http"
+    wanted: dict[str, Any] = {"server_port": port} | ({"server_host": [host]} if host else {})
+    if path.exists():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if stored.get("version", 1) == 1:
+            stored["data"] = {**stored.get("data", {}), **wanted}
+        else:
+            stored["data"]["stable"] = {**stored["data"]["stable"], **wanted}
+            stored["data"]["pending"] = None
+    else:
+        stored = {"version": 1, "minor_version": 1, "key": "http", "data": wanted}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+
+
 def write_config(config_dir: Path, port: int, *, minimal: bool = False) -> None:
-    """A configuration directory for the demo (``minimal``: the fast one of the tests)."""
+    """A configuration directory for the demo (``minimal``: the fast one of the tests).
+
+    The port goes to ``.storage/http`` where Home Assistant keeps its HTTP settings there
+    (:func:`http_in_storage`), else to the ``http:`` YAML.
+    """
     config_dir.mkdir(parents=True, exist_ok=True)
     link_component(config_dir)
     yaml = config_dir / "configuration.yaml"
+    storage = http_in_storage()
     if minimal:
         stub = config_dir / "frontend_stub"
         for sub in ("static", "frontend_latest", "frontend_es5"):
             (stub / "hass_frontend" / sub).mkdir(parents=True, exist_ok=True)
-        text = MINIMAL_YAML.format(core=CORE_YAML, port=port, frontend_stub=stub)
+        http = "" if storage else f"http:\n  server_host: 127.0.0.1\n  server_port: {port}\n"
+        text = MINIMAL_YAML.format(core=CORE_YAML, http=http, frontend_stub=stub)
         yaml.write_text(text, encoding="utf-8")
+        if storage:
+            write_http_storage(config_dir, port, "127.0.0.1")
         return
     if not yaml.exists():
-        yaml.write_text(DEVELOP_YAML.format(core=CORE_YAML), encoding="utf-8")
-    (config_dir / "develop_http.yaml").write_text(f"server_port: {port}\n", encoding="utf-8")
+        yaml.write_text(
+            DEVELOP_YAML.format(core=CORE_YAML, http="" if storage else HTTP_INCLUDE), encoding="utf-8"
+        )
+    if storage:
+        text = yaml.read_text(encoding="utf-8")
+        if HTTP_INCLUDE in text:  # written by an earlier scripts/develop on an older Home Assistant
+            yaml.write_text(text.replace(HTTP_INCLUDE, ""), encoding="utf-8")
+        write_http_storage(config_dir, port)
+    else:
+        (config_dir / "develop_http.yaml").write_text(f"server_port: {port}\n", encoding="utf-8")
 
 
 def main() -> int:

@@ -95,6 +95,8 @@ class SimSlave:
     """Delay of this slave's answers in byte times when several answer at once."""
     drop_replies: int = 0
     """Answers lost on the line (the slave acts on the request, the master hears nothing)."""
+    garble_replies: int = 0
+    """Answers that arrive with a noise byte after them (the master sees a garbled answer)."""
 
     selected: bool = False
     last_fcb: int | None = None
@@ -246,7 +248,11 @@ class MbusBus(SimDevice):
             if slave.drop_replies > 0:
                 slave.drop_replies -= 1
                 continue
-            heard.append((slave.skew, reply))
+            noise = b""
+            if slave.garble_replies > 0:
+                slave.garble_replies -= 1
+                noise = b"\x00"
+            heard.append((slave.skew, reply + noise))
         if not heard:
             return
         data = overlay(heard)

@@ -166,6 +166,46 @@ async def test_primary_scan_reports_two_slaves_on_one_address() -> None:
         assert await master.scan_primary([6, 7, 8], retries=0) == [7]
 
 
+async def test_primary_scan_yields_each_slave_before_asking_the_next_address(
+    master: MbusMaster, bus: tuple[MbusBus, PtyEndpoint]
+) -> None:
+    sim, _ = bus
+    progress: list[tuple[int, int]] = []
+    seen: list[tuple[int, int, float]] = []
+    async for address in master.iter_scan_primary(range(8), progress=lambda d, t: progress.append((d, t))):
+        ping = bytes((0x10, 0x40, address, (0x40 + address) & 0xFF, 0x16))
+        assert sim.requests[-1] == ping  # nothing asked after it
+        reading = await master.read(address) if address != 4 else None  # the bus is free at the yield
+        seen.append((address, len(progress), reading.telegram.records[0].value if reading else 0))
+    assert [(a, n) for a, n, _ in seen] == [(1, 2), (2, 3), (3, 4), (4, 5)]
+    assert seen[1][2] == pytest.approx(2.002)
+    assert progress == [(done, 8) for done in range(1, 9)]
+
+
+async def test_primary_scan_asks_each_empty_address_once() -> None:
+    sim = MbusBus(standard_slaves(), baudrate=BAUD)
+    async with PtyEndpoint(sim) as endpoint, MbusMaster(endpoint.path, **FAST) as master:  # type: ignore[arg-type]
+        assert master.retries == 1  # reads retry; the scan's first pass does not
+        assert await master.scan_primary(range(8)) == [1, 2, 3, 4]
+    pings = [req[2] for req in sim.requests if req[1] == 0x40]
+    assert pings == list(range(8))
+
+
+async def test_primary_scan_asks_garbled_addresses_again_in_a_second_pass() -> None:
+    slaves = [
+        SimSlave(2, "200000022D2C0107", garble_replies=1),  # noise after its first E5
+        SimSlave(3, "300000032D2C0107"),
+        SimSlave(5, "500000052D2C0107", garble_replies=2),  # garbled on both passes
+        SimSlave(6, "600000062D2C0107", drop_replies=1),  # misses the only request of the first pass
+    ]
+    sim = MbusBus(slaves, baudrate=BAUD)
+    async with PtyEndpoint(sim) as endpoint, MbusMaster(endpoint.path, **FAST) as master:  # type: ignore[arg-type]
+        found = await master.scan_primary(range(8))
+    assert found == [3, 2, 5]  # clean answers first, then the second pass
+    pings = [req[2] for req in sim.requests if req[1] == 0x40]
+    assert pings == [*range(8), 2, 5]
+
+
 async def test_multi_telegram_readout_merges_records(
     master: MbusMaster, bus: tuple[MbusBus, PtyEndpoint]
 ) -> None:
@@ -297,6 +337,21 @@ async def test_secondary_scan_finds_every_slave_including_colliding_ones(
         "21000003A5110407",
     ]
     assert await master.scan_secondary("FFFFFFFFFFFF0499", retries=0) == []
+
+
+async def test_secondary_scan_yields_each_slave_as_it_is_singled_out(master: MbusMaster) -> None:
+    probes: list[tuple[int, int]] = []
+    order: list[tuple[str, int]] = []
+    async for secondary in master.iter_scan_secondary(retries=0, progress=lambda d, t: probes.append((d, t))):
+        order.append((secondary, len(probes)))
+        if secondary != "300000042D2C0107":  # the one whose replies fail the checksum
+            await master.read_secondary(secondary)
+    assert [s for s, _ in order] == [
+        "100000012D2C0107", "200000022D2C0107", "21000003A5110407", "300000042D2C0107"
+    ]  # fmt: skip
+    assert [n for _, n in order] == sorted({n for _, n in order})  # each found at a different probe
+    assert order[0][1] < len(probes)  # the first slave came out long before the search ended
+    assert probes == [(n, 0) for n in range(1, len(probes) + 1)]
 
 
 async def test_secondary_scan_resolves_deep_collisions() -> None:

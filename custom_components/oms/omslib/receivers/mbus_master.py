@@ -18,7 +18,7 @@ generator a command line wraps.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 import contextlib
 from dataclasses import dataclass, replace
 import logging
@@ -344,6 +344,12 @@ class _BusProtocol(asyncio.Protocol):
 
 Expect = Literal["ack", "data"]
 ProbeResult = Literal["nothing", "single", "collision"]
+ScanProgress = Callable[[int, int], None]
+"""``progress(done, total)`` of a scan: primary addresses pinged, or secondary masks probed (total 0)."""
+SCAN_RETRIES = 0
+"""Extra tries per address in the first pass of a primary scan (an empty address costs an answer window)."""
+RESCAN_RETRIES = 1
+"""Extra tries per address in the second pass over the addresses that answered garbled."""
 
 
 class MbusMaster:
@@ -620,14 +626,64 @@ class MbusMaster:
         return frames, telegrams, None
 
     async def scan_primary(
-        self, addresses: Iterable[int] = range(MAX_PRIMARY + 1), *, retries: int | None = None
+        self,
+        addresses: Iterable[int] = range(MAX_PRIMARY + 1),
+        *,
+        retries: int | None = None,
+        progress: ScanProgress | None = None,
     ) -> list[int]:
-        """Ping every address; return those where something answered (collisions included, with a warning)."""
-        found: list[int] = []
-        for address in addresses:
+        """Ping every address; return those where something answered (see :meth:`iter_scan_primary`)."""
+        return [
+            address async for address in self.iter_scan_primary(addresses, retries=retries, progress=progress)
+        ]
+
+    async def iter_scan_primary(
+        self,
+        addresses: Iterable[int] = range(MAX_PRIMARY + 1),
+        *,
+        retries: int | None = None,
+        progress: ScanProgress | None = None,
+    ) -> AsyncIterator[int]:
+        """Ping every address and yield each one where a slave answered, as soon as it did.
+
+        The first pass sends one SND_NKE per address (``retries`` extra tries,
+        default :data:`SCAN_RETRIES`): an empty address costs one answer window,
+        so a full scan at 2400 Bd takes about 85 s. An address that answered
+        garbled (collision, wrong checksum, unexpected frame) has a slave, or
+        several: the second pass pings those again with :data:`RESCAN_RETRIES`;
+        a clean E5 or a garbled answer again yields it (the latter with a
+        warning: several slaves share the address), silence drops it (line
+        noise). ``progress(done, total)`` is called after each first-pass address.
+        The bus lock is free between pings, so the caller can read a slave
+        while the scan is suspended at the ``yield``.
+        """
+        targets = list(addresses)
+        first_retries = SCAN_RETRIES if retries is None else retries
+        garbled: list[int] = []
+        for done, address in enumerate(targets, 1):
             try:
-                await self.ping(address, retries=retries)
+                await self.ping(address, retries=first_retries)
             except MbusTimeout:
+                pass
+            except MbusPortError:
+                raise
+            except MbusError as err:
+                _LOGGER.debug(
+                    "M-Bus: garbled answer at primary address %d: %s; asking again later", address, err
+                )
+                garbled.append(address)
+            else:
+                if progress is not None:
+                    progress(done, len(targets))
+                yield address
+                continue
+            if progress is not None:
+                progress(done, len(targets))
+        for address in garbled:
+            try:
+                await self.ping(address, retries=RESCAN_RETRIES)
+            except MbusTimeout:
+                _LOGGER.debug("M-Bus: primary address %d is silent on the second pass", address)
                 continue
             except MbusCollision:
                 _LOGGER.warning("M-Bus: several slaves answer at primary address %d", address)
@@ -635,8 +691,7 @@ class MbusMaster:
                 raise
             except MbusError as err:
                 _LOGGER.warning("M-Bus: garbled answer at primary address %d: %s", address, err)
-            found.append(address)
-        return found
+            yield address
 
     # -- secondary addressing -----------------------------------------------
 
@@ -742,44 +797,75 @@ class MbusMaster:
             pass
         return "collision", None
 
-    async def scan_secondary(self, mask: str = WILDCARD_MASK, *, retries: int | None = None) -> list[str]:
-        """Find every slave matching ``mask`` by wildcard search (libmbus ``mbus_scan_2nd_address_range``).
+    async def scan_secondary(
+        self, mask: str = WILDCARD_MASK, *, retries: int | None = None, progress: ScanProgress | None = None
+    ) -> list[str]:
+        """Every slave matching ``mask`` by wildcard search (see :meth:`iter_scan_secondary`)."""
+        return [found async for found in self.iter_scan_secondary(mask, retries=retries, progress=progress)]
 
-        The whole mask is probed first; on a collision the ID digits that are
-        wildcards are fixed one at a time to 0–9, descending where slaves still
-        collide. Collisions between slaves with the same ID (they differ only in
-        M, Ver or Med) cannot be resolved and are logged.
+    async def iter_scan_secondary(
+        self, mask: str = WILDCARD_MASK, *, retries: int | None = None, progress: ScanProgress | None = None
+    ) -> AsyncIterator[str]:
+        """Yield every slave matching ``mask`` as soon as the wildcard search singles it out.
+
+        libmbus ``mbus_scan_2nd_address_range``: the whole mask is probed
+        first; on a collision the ID digits that are wildcards are fixed one at
+        a time to 0–9, descending where slaves still collide. Collisions between
+        slaves with the same ID (they differ only in M, Ver or Med) cannot be
+        resolved and are logged. ``progress(probes, 0)`` follows every probe.
         """
         mask = normalize_secondary(mask)
         found: list[str] = []
-        result, secondary = await self.probe_secondary(mask, retries=retries)
+        probes = [0]
+
+        async def probe(candidate: str) -> tuple[ProbeResult, str | None]:
+            result = await self.probe_secondary(candidate, retries=retries)
+            probes[0] += 1
+            if progress is not None:
+                progress(probes[0], 0)
+            return result
+
+        async def descend(prefix: str, pos: int) -> AsyncIterator[str]:
+            while pos < 8 and prefix[pos] != "F":
+                pos += 1  # a fixed digit of the caller's mask
+            if pos >= 8:
+                _LOGGER.warning("M-Bus: slaves matching %s collide and cannot be told apart", prefix)
+                return
+            for digit in "0123456789":
+                candidate = prefix[:pos] + digit + prefix[pos + 1 :]
+                result, secondary = await probe(candidate)
+                if result == "single" and secondary is not None:
+                    if secondary not in found:
+                        found.append(secondary)
+                        yield secondary
+                elif result == "collision":
+                    async for deeper in descend(candidate, pos + 1):
+                        yield deeper
+
+        result, secondary = await probe(mask)
         if result == "single" and secondary is not None:
-            found.append(secondary)
+            yield secondary
         elif result == "collision":
-            await self._scan_from(mask, 0, found, retries)
-        return found
+            async for each in descend(mask, 0):
+                yield each
 
-    async def _scan_from(self, mask: str, pos: int, found: list[str], retries: int | None) -> None:
-        while pos < 8 and mask[pos] != "F":
-            pos += 1  # a fixed digit of the caller's mask
-        if pos >= 8:
-            _LOGGER.warning("M-Bus: slaves matching %s collide and cannot be told apart", mask)
-            return
-        for digit in "0123456789":
-            probe = mask[:pos] + digit + mask[pos + 1 :]
-            result, secondary = await self.probe_secondary(probe, retries=retries)
-            if result == "single" and secondary is not None:
-                if secondary not in found:
-                    found.append(secondary)
-            elif result == "collision":
-                await self._scan_from(probe, pos + 1, found, retries)
-
-    async def scan(self, what: str, *, retries: int | None = None) -> list[int | str]:
+    async def scan(
+        self, what: str, *, retries: int | None = None, progress: ScanProgress | None = None
+    ) -> list[int | str]:
         """``"primary"``, ``"secondary"`` or a 16-hex mask (secondary search below it)."""
+        return [found async for found in self.iter_scan(what, retries=retries, progress=progress)]
+
+    async def iter_scan(
+        self, what: str, *, retries: int | None = None, progress: ScanProgress | None = None
+    ) -> AsyncIterator[int | str]:
+        """:meth:`scan`, yielding each slave as soon as it is found."""
         if what == "primary":
-            return list(await self.scan_primary(retries=retries))
+            async for address in self.iter_scan_primary(retries=retries, progress=progress):
+                yield address
+            return
         mask = WILDCARD_MASK if what == "secondary" else normalize_secondary(what)
-        return list(await self.scan_secondary(mask, retries=retries))
+        async for secondary in self.iter_scan_secondary(mask, retries=retries, progress=progress):
+            yield secondary
 
 
 def _header_secondary(raw: bytes) -> str | None:
@@ -975,8 +1061,9 @@ async def listen_mbus(
     """Yield a :class:`MeterReading` for every slave read on ``device``.
 
     ``scan`` is None, ``"primary"``, ``"secondary"`` or a 16-hex search mask;
-    the slaves found are read after those in ``poll`` (decimal primary
-    addresses or 16-hex secondary addresses). With ``interval`` the reads
+    the slaves in ``poll`` (decimal primary addresses or 16-hex secondary
+    addresses) are read first, then each slave the scan finds as soon as it is
+    found (the scan goes on after that read). With ``interval`` the reads
     repeat forever, else once. Failures of single slaves are logged and
     skipped; :class:`PortOpenError` / :class:`MbusPortError` end the generator.
     """
@@ -984,21 +1071,30 @@ async def listen_mbus(
     master = MbusMaster(
         device, baudrate=baud, timeout=timeout, retries=retries, keyring=keyring, **master_options
     )
+
+    async def read(target: int | str) -> MeterReading | None:
+        try:
+            return await master.read_any(target)
+        except MbusPortError:
+            raise
+        except (MbusError, OmsError) as err:
+            _LOGGER.warning("M-Bus slave %s: %s", target, err)
+            return None
+
     async with master:
-        if scan:
-            for found in await master.scan(scan):
-                if found not in targets:
-                    targets.append(found)
-        while True:
-            for target in targets:
-                try:
-                    reading = await master.read_any(target)
-                except MbusPortError:
-                    raise
-                except (MbusError, OmsError) as err:
-                    _LOGGER.warning("M-Bus slave %s: %s", target, err)
-                    continue
+        first = list(targets)
+        for target in first:
+            if (reading := await read(target)) is not None:
                 yield reading
-            if interval is None:
-                return
+        if scan:
+            async for found in master.iter_scan(scan):
+                if found in targets:
+                    continue
+                targets.append(found)
+                if (reading := await read(found)) is not None:
+                    yield reading  # each slave as soon as the scan found it
+        while interval is not None:
             await asyncio.sleep(interval)
+            for target in targets:
+                if (reading := await read(target)) is not None:
+                    yield reading
