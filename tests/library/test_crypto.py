@@ -60,6 +60,11 @@ def test_gcm_truncated_tag_round_trip_and_rejection() -> None:
     assert gcm_decrypt(RFC4493_KEY, nonce, cipher, tag, b"other aad") is None
     forged = bytes([cipher[0] ^ 1]) + cipher[1:]
     assert gcm_decrypt(RFC4493_KEY, nonce, forged, tag, b"aad") is None
+    assert gcm_decrypt(RFC4493_KEY, nonce, cipher, tag[:4], b"aad") == b"plain records"
+    assert gcm_decrypt(RFC4493_KEY, nonce, cipher, bytes([tag[0] ^ 1]) + tag[1:4], b"aad") is None
+    # a tag too short to verify is never taken as verified
+    assert gcm_decrypt(RFC4493_KEY, nonce, cipher, tag[:3], b"aad") is None
+    assert gcm_decrypt(RFC4493_KEY, nonce, cipher, b"", b"aad") is None
 
 
 def test_oms_kdf_a_known_answer() -> None:

@@ -9,9 +9,7 @@ looked up in an array, or a list when bulk decoding asks for it).
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable
 import sys
-from typing import Any
 
 _POLY = 0x3D65
 
@@ -76,8 +74,8 @@ def use_fast_table() -> None:
 _SWAPPED = sys.byteorder == "little"
 
 
-def _parity_crc() -> Callable[[int], int]:
-    """CRC of a message given as one big integer, by parities instead of a loop over its bytes.
+def _parity_masks() -> tuple[int, ...]:
+    """Masks for the CRC of a message given as one big integer, by parities instead of a byte loop.
 
     With init 0 the register is ``M(x)·x^16 mod P``, linear in the message bits: message bit p
     (counted from the end) flips register bits ``x^(p+16) mod P``. So register bit k is the parity
@@ -92,17 +90,34 @@ def _parity_crc() -> Callable[[int], int]:
         reg = ((reg << 1) ^ _POLY) & 0xFFFF if reg & 0x8000 else (reg << 1) & 0xFFFF
     powers.reverse()
     digits = bytes.maketrans(b"\x00\x01", b"01")
-    masks = [int(bytes((x >> k) & 1 for x in powers).translate(digits), 2) for k in range(16)]
-    terms = " | ".join(f"(((v & m{k}).bit_count() & 1) << {k})" for k in range(16))
-    space: dict[str, Any] = {f"m{k}": mask for k, mask in enumerate(masks)}
-    exec(f"def register(v):\n    return {terms}\n", space)  # noqa: S102
-    register: Callable[[int], int] = space["register"]
-    return register
+    return tuple(int(bytes((x >> k) & 1 for x in powers).translate(digits), 2) for k in range(16))
 
 
 _PARITY_MIN = 48
 _PARITY_MAX = 256
-_parity_register: Callable[[int], int] | None = None
+_M0, _M1, _M2, _M3, _M4, _M5, _M6, _M7, _M8, _M9, _M10, _M11, _M12, _M13, _M14, _M15 = _parity_masks()
+
+
+def _parity_register(v: int) -> int:
+    """The CRC register of the message ``v`` (at most :data:`_PARITY_MAX` bytes), one parity per bit."""
+    return (
+        ((v & _M0).bit_count() & 1)
+        | (((v & _M1).bit_count() & 1) << 1)
+        | (((v & _M2).bit_count() & 1) << 2)
+        | (((v & _M3).bit_count() & 1) << 3)
+        | (((v & _M4).bit_count() & 1) << 4)
+        | (((v & _M5).bit_count() & 1) << 5)
+        | (((v & _M6).bit_count() & 1) << 6)
+        | (((v & _M7).bit_count() & 1) << 7)
+        | (((v & _M8).bit_count() & 1) << 8)
+        | (((v & _M9).bit_count() & 1) << 9)
+        | (((v & _M10).bit_count() & 1) << 10)
+        | (((v & _M11).bit_count() & 1) << 11)
+        | (((v & _M12).bit_count() & 1) << 12)
+        | (((v & _M13).bit_count() & 1) << 13)
+        | (((v & _M14).bit_count() & 1) << 14)
+        | (((v & _M15).bit_count() & 1) << 15)
+    )
 
 
 def crc16(data: bytes | bytearray | memoryview, start: int = 0, end: int | None = None) -> int:
@@ -110,9 +125,6 @@ def crc16(data: bytes | bytearray | memoryview, start: int = 0, end: int | None 
     view = memoryview(data)[start:end]
     n = len(view)
     if _PARITY_MIN <= n <= _PARITY_MAX:
-        global _parity_register  # built on first use (a few ms)
-        if _parity_register is None:
-            _parity_register = _parity_crc()
         return _parity_register(int.from_bytes(view, "big")) ^ 0xFFFF
     even = n & ~1
     reg = 0

@@ -1,50 +1,60 @@
 """AES primitives on cached key schedules (no per-telegram key expansion for persistent keys).
 
-One ECB context per key does the block work; CBC, CTR and CMAC (RFC 4493) are
-built on it with integer XORs. The ``cryptography`` package provides AES.
+One ECB context per key does the block work; CBC and CTR are built on it with integer
+XORs (faster than a new ``cryptography`` context per telegram). CMAC (RFC 4493) and GCM
+come from ``cryptography`` itself: a pre-keyed CMAC is copied per message.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-import hmac
 from typing import Any
 
 # ``cryptography`` is imported on first use: decoding plaintext telegrams (and the CLI's start-up)
 # does not pay for loading it.
 
 BLOCK = 16
-_ZERO = bytes(BLOCK)
 
 
 class Aes:
-    """Encrypt/decrypt ECB contexts for one key, plus its CMAC subkeys."""
+    """Encrypt/decrypt ECB contexts for one key, and its CMAC context once one is needed."""
 
-    __slots__ = ("_dec", "_enc", "k1", "k2")
+    __slots__ = ("_cmac", "_dec", "_enc", "_key")
 
     def __init__(self, key: bytes) -> None:
+        # Contexts are made on first use: a per-telegram key (mode 7 Kenc / Kmac) needs only one of them.
+        self._key = key
+        self._enc: Any = None
+        self._dec: Any = None
+        self._cmac: Any = None
+
+    def _ecb(self) -> None:
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-        cipher = Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305 - block primitive for CBC/CTR/CMAC
-        self._enc: Any = cipher.encryptor()
-        self._dec: Any = cipher.decryptor()
-        self.k1, self.k2 = _subkeys(self._enc.update(_ZERO))
+        cipher = Cipher(algorithms.AES(self._key), modes.ECB())  # noqa: S305 - block primitive for CBC/CTR
+        self._enc = cipher.encryptor()
+        self._dec = cipher.decryptor()
+
+    def keyed_cmac(self) -> Any:
+        """A fresh CMAC context for this key (copied from a pre-keyed one: no key set-up per message)."""
+        if self._cmac is None:
+            from cryptography.hazmat.primitives.ciphers import algorithms
+            from cryptography.hazmat.primitives.cmac import CMAC
+
+            self._cmac = CMAC(algorithms.AES(self._key))
+        return self._cmac.copy()
 
     def encrypt_blocks(self, data: bytes) -> bytes:
+        if self._enc is None:
+            self._ecb()
         out: bytes = self._enc.update(data)
         return out
 
     def decrypt_blocks(self, data: bytes) -> bytes:
+        if self._dec is None:
+            self._ecb()
         out: bytes = self._dec.update(data)
         return out
-
-
-def _subkeys(l_block: bytes) -> tuple[int, int]:
-    mask = (1 << 128) - 1
-    value = int.from_bytes(l_block, "big")
-    k1 = ((value << 1) & mask) ^ (0x87 if value >> 127 else 0)
-    k2 = ((k1 << 1) & mask) ^ (0x87 if k1 >> 127 else 0)
-    return k1, k2
 
 
 @lru_cache(maxsize=512)
@@ -89,34 +99,33 @@ def ctr_crypt(ctx: Aes, counter: bytes, data: bytes) -> bytes:
 
 def cmac(ctx: Aes, message: bytes) -> bytes:
     """AES-CMAC (RFC 4493 / NIST SP 800-38B), full 16 bytes."""
-    n = len(message)
-    if n and n % BLOCK == 0:
-        last = int.from_bytes(message[-BLOCK:], "big") ^ ctx.k1
-        body = message[:-BLOCK]
-    else:
-        tail = message[n - n % BLOCK :] + b"\x80"
-        tail += bytes(BLOCK - len(tail))
-        last = int.from_bytes(tail, "big") ^ ctx.k2
-        body = message[: n - n % BLOCK]
-    state = 0
-    for i in range(0, len(body), BLOCK):
-        block = (state ^ int.from_bytes(body[i : i + BLOCK], "big")).to_bytes(BLOCK, "big")
-        state = int.from_bytes(ctx.encrypt_blocks(block), "big")
-    return ctx.encrypt_blocks((state ^ last).to_bytes(BLOCK, "big"))
+    mac = ctx.keyed_cmac()
+    mac.update(message)
+    out: bytes = mac.finalize()
+    return out
+
+
+GCM_MIN_TAG = 4
+"""Shortest GCM tag ``cryptography`` verifies (NIST SP 800-38D allows 4 bytes for special uses)."""
 
 
 def gcm_decrypt(key: bytes, nonce: bytes, data: bytes, tag: bytes, aad: bytes) -> bytes | None:
-    """AES-GCM decryption with a truncated tag; None when the tag does not verify.
+    """AES-GCM decryption with a (possibly truncated) tag; None when the tag does not verify.
 
-    ``cryptography``'s AEAD API wants a full 16-byte tag, so truncated tags are
-    checked by re-encrypting: GCM's keystream is CTR from counter block 2.
+    A tag shorter than :data:`GCM_MIN_TAG` bytes cannot be verified and is rejected.
     """
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-    ctx = aes(key)
-    plain = ctr_crypt(ctx, nonce + b"\x00\x00\x00\x02", data)
-    full = AESGCM(key).encrypt(nonce, plain, aad or None)
-    if not hmac.compare_digest(full[len(plain) : len(plain) + len(tag)], tag):
+    if len(tag) < GCM_MIN_TAG:
+        return None
+    decryptor = Cipher(algorithms.AES(key), modes.GCM(nonce, tag, min_tag_length=len(tag))).decryptor()
+    if aad:
+        decryptor.authenticate_additional_data(aad)
+    plain: bytes = decryptor.update(data)
+    try:
+        decryptor.finalize()
+    except InvalidTag:
         return None
     return plain
 
