@@ -21,6 +21,11 @@ b. pyMeterBus comparison on the same wired frames, in-process: our ``Decoder.dec
 c. Mutation fuzz: N mutated valid telegrams (bit flips, byte changes, truncation, insertion, deletion,
    L-field edits), decoded with and without keys; anything but an ``OmsError`` is a failure (exit 1).
 d. ``scripts/bench_receivers.py`` and ``scripts/bench_lines.py`` when present (receiver framers).
+f. Mode-5 mutation sweep (issue 10, ``scripts/bench_mode5.py``, ``--only mode5``): mutants of distinct keyed
+   mode-5 telegrams accepted with changed protected records, payload and header mutations apart.
+   Target: payload <= 5 %.
+e. All numeric wmbusmeters fields (issue 16): every unit-suffixed numeric field of the corpus matched by
+   a record of the same dimension within 0.5 %, per manufacturer driver (``--only fields``). Target >= 95 %.
 
 Needs the corpus in ``../shared/corpus`` for a and b; c falls back to built-in telegrams without it.
 Exit status: 1 if the fuzz run finds a non-OmsError exception, else 0 (targets are reported, not enforced).
@@ -382,6 +387,41 @@ def bench_receivers(rows: Rows) -> None:
         )
 
 
+# --------------------------------------------------------------------------- all numeric fields (issue 16)
+
+
+def bench_fields(rows: Rows) -> None:
+    """The all-fields conformance score (tests/library/fields_score.py), per driver."""
+    from tests.library.fields_score import score_corpus
+
+    score = score_corpus(CORPUS)
+    if score is None:
+        rows.append(("all numeric fields", "no corpus", ">= 95%", "SKIP"))
+        return
+    print("---- all numeric wmbusmeters fields\n" + "\n".join(score.lines(corpus_drivers=20)))
+    verdict = "OK" if score.ratio >= 0.95 else "BELOW"
+    result = f"{score.matched}/{score.total} = {score.ratio:.1%}"
+    rows.append(("all numeric fields", result, ">= 95%", verdict))
+
+
+# --------------------------------------------------------------------------- mode-5 mutations (issue 10)
+
+
+def bench_mode5(seed: int, rows: Rows) -> None:
+    """scripts/bench_mode5.py: mode-5 mutants accepted with changed protected records."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_mode5 import TARGET_PAYLOAD, sweep
+
+    counts = sweep(300, seed)
+    for kind in ("payload", "header"):
+        total, accepted, _, _ = counts[kind]
+        share = accepted / max(total, 1)
+        target = f"<= {TARGET_PAYLOAD:.0%}" if kind == "payload" else "hub: learnt identity"
+        verdict = ("OK" if share <= TARGET_PAYLOAD else "ABOVE") if kind == "payload" else ""
+        result = f"{accepted:,}/{total:,} = {share:.2%}"
+        rows.append((f"mode-5 {kind} mutations accepted", result, target, verdict))
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -400,10 +440,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=20_000, help="lines per throughput stream")
     parser.add_argument("--fuzz", type=int, default=100_000, help="mutated inputs")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--only", action="append", choices=("throughput", "pymeterbus", "fuzz", "receivers"))
+    sections = ("throughput", "pymeterbus", "fuzz", "receivers", "fields", "mode5")
+    parser.add_argument("--only", action="append", choices=sections)
     parser.add_argument("--no-install", action="store_true", help="do not pip-install pyMeterBus")
     args = parser.parse_args(argv)
-    only = set(args.only or ("throughput", "pymeterbus", "fuzz", "receivers"))
+    only = set(args.only or sections)
     rows: Rows = [("benchmark", "result", "target", "verdict")]
     fuzz_ok = True
     if not CORPUS.exists():
@@ -416,6 +457,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         fuzz_ok = bench_fuzz(args.fuzz, args.seed, rows)
     if "receivers" in only:
         bench_receivers(rows)
+    if "fields" in only:
+        bench_fields(rows)
+    if "mode5" in only:
+        bench_mode5(args.seed, rows)
     print(_table(rows))
     return 0 if fuzz_ok else 1
 

@@ -39,6 +39,7 @@ from tests.encoder import (  # noqa: E402
     date_g,
     datetime_f,
     int_bytes,
+    profile_record,
     record,
     vib,
 )
@@ -53,6 +54,8 @@ NORMAL_GAP = (120.0, 300.0)
 START = datetime(2025, 3, 14, 18, 0, 0)
 """Wall-clock time the meters' clocks show at the start of the capture."""
 BILLING = (2024, 12, 31)
+SMOKE_ALARM = (5 * 60, 8 * 60)
+"""Seconds of the capture in which the smoke detector alarms (status byte bits 1..0 = 11, then clear)."""
 SEED = 20250314
 
 
@@ -220,6 +223,45 @@ def _err(flags: int = 0) -> bytes:
 
 RecordsFn = Callable[[int], list[bytes]]
 
+PROFILE_QUARTERS = 8
+"""Quarter hours in the electricity meter's load profile (2 hours: a gap that long loses nothing)."""
+
+
+def _load_profile(second: int, energy: list[float], sent: set[datetime]) -> list[bytes]:
+    """OMS Annex R style 15-minute load profile, in the first telegram after each quarter hour.
+
+    Storage 2: the last full quarter hour (date/time), the register at that time, and an inverse
+    compact profile (VIFE 13) of the consumption in each of the :data:`PROFILE_QUARTERS` quarter
+    hours before it (1-byte increments of 10 Wh).
+    """
+    moment = START + timedelta(seconds=second)
+    quarter = moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+    if quarter in sent:
+        return []
+    sent.add(quarter)
+
+    def register(at: datetime) -> int:
+        index = max(0, second - round((moment - at).total_seconds()))
+        return round(1_472_630 + energy[index])
+
+    readings = [register(quarter - timedelta(minutes=15 * k)) for k in range(PROFILE_QUARTERS + 1)]
+    increments = [readings[k] - readings[k + 1] for k in range(PROFILE_QUARTERS)]
+    stamp = datetime_f(quarter.year, quarter.month, quarter.day, quarter.hour, quarter.minute)
+    return [
+        record(0x4, vib(0x6D), stamp, storage=2),
+        record(0xC, vib(0x04), bcd_bytes(readings[0], 8), storage=2),
+        profile_record(
+            0x04,
+            kind="inverse",
+            mode="increment",
+            unit="min",
+            spacing=15,
+            element_code=0x1,
+            elements=increments,
+            storage=2,
+        ),
+    ]
+
 
 def _water(base_l: float, used: list[float], flow: list[float], billing_l: float) -> RecordsFn:
     def records(second: int) -> list[bytes]:
@@ -308,6 +350,7 @@ def build_records(meter: DemoMeter, p: Profile, rng: random.Random) -> RecordsFn
         ]
     if meter.device_type == 0x02:  # electricity
         energy = _integral(p.power_w, 3600 * 10)  # 10 Wh units
+        sent: set[datetime] = set()
 
         def power_records(second: int) -> list[bytes]:
             amps = p.power_w[second] / p.volts[second]
@@ -319,6 +362,7 @@ def build_records(meter: DemoMeter, p: Profile, rng: random.Random) -> RecordsFn
                 record(0x2, vib(0x59, table=0xFD), int_bytes(round(amps * 1000), 2)),
                 record(0x2, vib(0x6C), _billing_date(), storage=1),
                 record(0xC, vib(0x04), bcd_bytes(1_391_004, 8), storage=1),
+                *_load_profile(second, energy, sent),
             ]
 
         return power_records
@@ -356,7 +400,9 @@ INTERVAL |= {"31415926": 280, "27182818": 280, "16180339": 280}
 def telegram(radio: Radio, second: int) -> bytes:
     meter = radio.meter
     address = Addr(meter.manufacturer, meter.meter_id, version=0x1B, device_type=meter.device_type)
-    spec = TelegramSpec(records=radio.records(second), meter=address, acc=radio.acc & 0xFF)
+    alarm = meter.device_type == 0x1A and SMOKE_ALARM[0] <= second < SMOKE_ALARM[1]
+    status = 0x03 if alarm else 0x00  # EN 13757-7 status byte: application state "alarm"
+    spec = TelegramSpec(records=radio.records(second), meter=address, acc=radio.acc & 0xFF, status=status)
     if meter.key is None:
         return add_crc_format_a(build(spec))  # neighbours' frames keep their DLL block CRCs
     spec.key = bytes.fromhex(meter.key)

@@ -10,6 +10,7 @@ from hypothesis import settings
 import pytest
 
 from tests.mqtt_broker import Broker, BrokerError, mosquitto_path, start_broker
+from tests.skips import skip_reason, skip_summary
 
 
 @pytest.fixture
@@ -32,8 +33,19 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory, socket_enabled: None) ->
         broker.stop()
 
 
-# CI runs the property tests on fixed examples, so both lanes test the same cases on every run
-# (a failure there is reproducible); developers' runs stay randomised and keep exploring.
+# CI (scripts/test, .ci/run) passes ``--hypothesis-profile=ci --hypothesis-seed=N`` with N from the
+# commit hash (printed at the start of the run): every commit explores new examples, and a failure
+# reproduces with the same seed. The profile fixes the example budget (tests that set their own keep
+# it) and keeps no example database, so a run depends on the seed alone. Developers' runs stay random.
+settings.register_profile("ci", max_examples=100, derandomize=False, database=None, print_blob=True)
 if os.environ.get("CI"):
-    settings.register_profile("ci", derandomize=True, print_blob=True)
     settings.load_profile("ci")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly what was skipped (e.g. the MQTT tests without mosquitto) and how to run it."""
+    reasons = [skip_reason(report.longrepr) for report in terminalreporter.stats.get("skipped", [])]
+    if lines := skip_summary(reasons):
+        terminalreporter.section("skipped tests: these did NOT run", sep="!", yellow=True, bold=True)
+        for line in lines:
+            terminalreporter.write_line(line, yellow=True, bold=not line.startswith(" "))

@@ -1,4 +1,4 @@
-"""Binary sensors: the status byte of the transport layer and the error flags record (FD 17)."""
+"""Binary sensors: the status byte of the transport layer, the error flags record (FD 17), alarms."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .const import signal_new_records
 from .entity import OmsMeterEntity
 from .hub import MeterState, OmsConfigEntry
+from .omslib.drivers.base import ALARM_PREFIX, ALARMS
 from .omslib.record import Record
+from .receiver_entities import receiver_binary_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -71,11 +73,73 @@ ERROR_FLAGS_SENSOR = OmsBinarySensorEntityDescription(
 )
 
 
+def _alarm(meter: MeterState) -> bool | None:
+    """True while the TPL status byte says "alarm" (bits 1..0 = 11, EN 13757-7 §7.5.6).
+
+    An alarm-type device (smoke or gas detector) sets it in every telegram while it alarms, including
+    the alarm telegrams (CI 0x74/0x75, whose header carries the same status byte); it clears it again.
+    """
+    return meter.status.application == "alarm" if meter.status else None
+
+
+ALARM_SENSORS: dict[int, OmsBinarySensorEntityDescription] = {
+    0x1A: OmsBinarySensorEntityDescription(  # smoke detector (EN 13757-7 device type)
+        key="smoke", device_class=BinarySensorDeviceClass.SMOKE, value_fn=_alarm
+    ),
+    0x1C: OmsBinarySensorEntityDescription(  # gas detector
+        key="gas", device_class=BinarySensorDeviceClass.GAS, value_fn=_alarm
+    ),
+}
+"""Device type -> the alarm it raises; named by its device class ("Smoke", "Gas"), translated by HA."""
+
+
+_DRIVER_ALARM_CLASSES: dict[str, BinarySensorDeviceClass] = {
+    "leak": BinarySensorDeviceClass.MOISTURE,
+    "battery_low": BinarySensorDeviceClass.BATTERY,
+    **dict.fromkeys(
+        (
+            "sensor_fraud",
+            "sensor_fraud_earlier",
+            "mechanical_fraud",
+            "mechanical_fraud_earlier",
+            "fraud",
+            "magnetic_fraud",
+            "module_removed",
+        ),
+        BinarySensorDeviceClass.TAMPER,
+    ),
+}
+"""Driver flag -> device class (PROBLEM for the others)."""
+
+
+def _driver_alarm(quantity: str) -> Callable[[MeterState], bool | None]:
+    def value(meter: MeterState) -> bool | None:
+        for record in meter.records.values():
+            if record.quantity == quantity and isinstance(record.value, bool):
+                return record.value
+        return None
+
+    return value
+
+
+DRIVER_ALARM_SENSORS: dict[str, OmsBinarySensorEntityDescription] = {
+    ALARM_PREFIX + name: OmsBinarySensorEntityDescription(
+        key=ALARM_PREFIX + name,
+        translation_key=ALARM_PREFIX + name,
+        device_class=_DRIVER_ALARM_CLASSES.get(name, BinarySensorDeviceClass.PROBLEM),
+        value_fn=_driver_alarm(ALARM_PREFIX + name),
+    )
+    for name in ALARMS
+}
+"""Record quantity ``alarm_<name>`` (manufacturer drivers, omslib/drivers) -> its binary sensor."""
+
+
 async def async_setup_entry(
     hass: HomeAssistant, entry: OmsConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
     """Status flags for every meter; an error-flags sensor once a meter sends that record."""
     hub = entry.runtime_data
+    async_add_entities(receiver_binary_sensors(hub))
     added: set[tuple[str, str]] = set()
 
     @callback
@@ -89,6 +153,15 @@ async def async_setup_entry(
         ):
             added.add((meter.subentry_id, ERROR_FLAGS))
             descriptions.append(ERROR_FLAGS_SENSOR)
+        alarm = ALARM_SENSORS.get(meter.device_type) if meter.device_type is not None else None
+        if alarm is not None and (meter.subentry_id, alarm.key) not in added:
+            added.add((meter.subentry_id, alarm.key))
+            descriptions.append(alarm)
+        for record in records:
+            flag = DRIVER_ALARM_SENSORS.get(record.quantity)
+            if flag is not None and (meter.subentry_id, flag.key) not in added:
+                added.add((meter.subentry_id, flag.key))
+                descriptions.append(flag)
         if descriptions:
             async_add_entities(
                 [OmsBinarySensor(hub, meter, d, d.key) for d in descriptions],

@@ -8,7 +8,9 @@ their primary or secondary address.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 import logging
+import os
 import re
 import time
 from typing import Any
@@ -45,13 +47,16 @@ from .const import (
     CONF_AUTO_ADD,
     CONF_AVAILABLE_HOURS,
     CONF_BAUDRATE,
+    CONF_DEV_EUI,
     CONF_DEVICE,
     CONF_DEVICE_TYPE,
     CONF_KEY,
     CONF_KIND,
     CONF_LINK_MODE,
+    CONF_LPWAN_NETWORK,
     CONF_MANUFACTURER,
     CONF_MAX_FAILURES,
+    CONF_MAX_RATE,
     CONF_METER_ID,
     CONF_MIN_RSSI,
     CONF_MQTT_TOPIC,
@@ -67,16 +72,25 @@ from .const import (
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     KIND_AUTO,
+    KIND_LPWAN,
     KIND_MBUS,
     KIND_MQTT,
+    LPWAN_NETWORKS,
+    LPWAN_TOPICS,
     MIN_SCAN_INTERVAL,
     SUBENTRY_METER,
 )
+from .demo import CAPTURE as DEMO_CAPTURE
+from .flow_keys import SUBENTRY_KEY_IMPORT, KeyImportSubentryFlow
 from .hub import FoundMeter, HeardMeter, OmsHub, configured_meter_ids, meter_title
+from .lpwan_mqtt import LpwanDevice, LpwanReceiver
+from .names import Words, async_get_words
 from .omslib.decoder import Decoder
+from .omslib.devices import DEVICE_TYPES, device_type_name
 from .omslib.errors import DECRYPTION_ERRORS, OmsError
 from .omslib.keyring import Keyring, parse_key
 from .omslib.link import manufacturer_code
+from .omslib.lpwan import normalize_eui
 from .omslib.receivers import (
     LINK_MODES,
     RECEIVERS,
@@ -98,6 +112,7 @@ from .omslib.receivers.mbus_master import (
     MbusMaster,
     MbusPortError,
     MbusTimeout,
+    ScanProgress,
     parse_address,
 )
 from .poller import MASTER_OPTIONS
@@ -105,6 +120,8 @@ from .poller import MASTER_OPTIONS
 _LOGGER = logging.getLogger(__name__)
 
 METER_ID = re.compile(r"^[0-9A-F]{8}$")
+REMOVE_KEY = "remove_key"
+"""Reconfigure a meter: forget its AES key (e.g. the meter was set to send unencrypted)."""
 RECEIVER_ERRORS: tuple[tuple[type[ReceiverError], str], ...] = (
     (PortOpenError, "cannot_open"),
     (NoAnswerError, "no_answer"),
@@ -256,8 +273,28 @@ def _unique_id(info: ReceiverInfo, device: str) -> str:
     return info.serial or device
 
 
-def _title(info: ReceiverInfo, kind: str, device: str) -> str:
-    return f"{info.model or kind} ({display_device(device)})"
+DEMO_TITLE = "Demo receiver"
+
+
+def _title(info: ReceiverInfo, kind: str, device: str, port: str | None = None) -> str:
+    """A friendly receiver title (also its device name): "iM871A on /dev/ttyUSB0", "Demo receiver".
+
+    A replayed capture is named by its file name (the bundled demo capture as the demo receiver).
+    """
+    path = device.partition("?")[0]
+    if kind == "replay":
+        if os.path.abspath(path) == os.path.abspath(DEMO_CAPTURE):
+            return DEMO_TITLE
+        return f"Replay of {os.path.basename(path)}"
+    return f"{info.model or kind} on {port or display_device(device)}"
+
+
+async def _async_title(hass: HomeAssistant, info: ReceiverInfo, kind: str, device: str) -> str:
+    """:func:`_title`; a ``/dev/serial/by-id/…`` link is named by the port it points to."""
+    port = None
+    if device.startswith("/dev/serial/by-"):
+        port = await hass.async_add_executor_job(os.path.realpath, device)
+    return _title(info, kind, device, port)
 
 
 async def _async_normalize_device(hass: HomeAssistant, device: str) -> str:
@@ -287,11 +324,15 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        return {SUBENTRY_METER: MeterSubentryFlow}
+        if config_entry.data.get(CONF_KIND) == KIND_MBUS:  # wired meters need their bus address
+            return {SUBENTRY_METER: MeterSubentryFlow}
+        return {SUBENTRY_METER: MeterSubentryFlow, SUBENTRY_KEY_IMPORT: KeyImportSubentryFlow}
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """A radio receiver, remote receivers on MQTT, or a wired M-Bus master."""
-        return self.async_show_menu(step_id="user", menu_options=["receiver", "mqtt_receivers", "mbus"])
+        return self.async_show_menu(
+            step_id="user", menu_options=["receiver", "mqtt_receivers", KIND_LPWAN, "mbus"]
+        )
 
     async def async_step_mqtt_receivers(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Remote receivers publishing to MQTT, received through Home Assistant's MQTT integration."""
@@ -309,6 +350,46 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="mqtt_receivers",
             data_schema=self.add_suggested_values_to_schema(_mqtt_schema(DEFAULT_MQTT_TOPIC), user_input),
+            errors=errors,
+        )
+
+    async def async_step_lpwan(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """A LoRaWAN / mioty network server's uplinks, through Home Assistant's MQTT integration."""
+        if not _mqtt_configured(self.hass):
+            return self.async_abort(reason="mqtt_not_configured")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            network = user_input[CONF_LPWAN_NETWORK]
+            topic = _mqtt_topic(user_input.get(CONF_DEVICE) or LPWAN_TOPICS[network])
+            if topic is None:
+                errors[CONF_DEVICE] = "invalid_topic"
+            else:
+                await self.async_set_unique_id(f"{KIND_LPWAN}:{topic}")
+                self._abort_if_unique_id_configured()
+                return self.async_create_entry(
+                    title=f"LPWAN {topic}",
+                    data={
+                        CONF_DEVICE: topic,
+                        CONF_KIND: KIND_LPWAN,
+                        CONF_LINK_MODE: LINK_MODES[0],
+                        CONF_LPWAN_NETWORK: network,
+                    },
+                )
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_LPWAN_NETWORK, default="auto"): SelectSelector(
+                    SelectSelectorConfig(
+                        options=list(LPWAN_NETWORKS),
+                        translation_key=CONF_LPWAN_NETWORK,
+                        mode=SelectSelectorMode.LIST,
+                    )
+                ),
+                vol.Optional(CONF_DEVICE): TextSelector(),
+            }
+        )
+        return self.async_show_form(
+            step_id="lpwan",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
         )
 
@@ -333,7 +414,7 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(_unique_id(info, device))
                 self._abort_if_unique_id_configured()
                 return self.async_create_entry(
-                    title=_title(info, kind, device),
+                    title=await _async_title(self.hass, info, kind, device),
                     data={CONF_DEVICE: device, CONF_KIND: kind, CONF_LINK_MODE: link_mode},
                 )
         ports = await _async_port_options(self.hass)
@@ -358,7 +439,7 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(_unique_id(info, device))
                 self._abort_if_unique_id_configured()
                 return self.async_create_entry(
-                    title=_title(info, kind, device),
+                    title=await _async_title(self.hass, info, kind, device),
                     data={CONF_DEVICE: device, CONF_KIND: kind, CONF_BAUDRATE: baudrate},
                 )
         ports = await _async_port_options(self.hass)
@@ -397,7 +478,7 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(_unique_id(info, self._device))
                 self._abort_if_unique_id_configured(updates={CONF_DEVICE: self._device})
                 return self.async_create_entry(
-                    title=_title(info, kind, self._device),
+                    title=await _async_title(self.hass, info, kind, self._device),
                     data={CONF_DEVICE: self._device, CONF_KIND: kind, CONF_LINK_MODE: link_mode},
                 )
         return self.async_show_form(
@@ -414,6 +495,8 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         if entry.data[CONF_KIND] == KIND_MQTT:
             return await self.async_step_reconfigure_mqtt()
+        if entry.data[CONF_KIND] == KIND_LPWAN:
+            return self.async_abort(reason="reconfigure_lpwan")
         wired = entry.data[CONF_KIND] == KIND_MBUS
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -490,7 +573,9 @@ class OmsOptionsFlow(OptionsFlow):
         if self.config_entry.data[CONF_KIND] == KIND_MBUS:
             return await self.async_step_mbus(user_input)
         errors: dict[str, str] = {}
-        extra_mqtt = self.config_entry.data[CONF_KIND] != KIND_MQTT and _mqtt_configured(self.hass)
+        extra_mqtt = self.config_entry.data[CONF_KIND] not in (KIND_MQTT, KIND_LPWAN) and _mqtt_configured(
+            self.hass
+        )
         if user_input is not None:
             text = user_input.pop(CONF_MQTT_TOPIC, "")
             if text.strip():
@@ -568,19 +653,54 @@ def _normalize_meter_id(text: str) -> str | None:
     return meter_id if METER_ID.match(meter_id) else None
 
 
-def _heard_label(meter: HeardMeter, now: float) -> str:
-    age = max(0, int(now - meter.last_heard))
+DEV_EUI = re.compile(r"[0-9A-F]{16}")
+MANUFACTURER = re.compile(r"[A-Z]{3}")
+_DEVICE_CODES = {name: code for code, name in DEVICE_TYPES.items()}
+MEDIA = (
+    "water",
+    "warm_water",
+    "hot_water",
+    "cold_water",
+    "heat",
+    "cooling_load_outlet",
+    "gas",
+    "electricity",
+    "heat_cost_allocator",
+    "other",
+)
+"""Media offered when a DevEUI is mapped to a meter (the device-type names of the decode output)."""
+
+
+def _device_label(device: LpwanDevice, now: float) -> str:
+    age = max(0, int(now - device.last_seen))
     ago = f"{age} s" if age < 120 else f"{age // 60} min"
+    rssi = "?" if device.rssi_dbm is None else f"{device.rssi_dbm:.0f} dBm"
+    port = "" if device.f_port is None else f" · FPort {device.f_port}"
+    what = f"OMS ({device.layout})" if device.layout else "OMS" if device.looks_oms else "not OMS"
+    return f"{device.dev_eui}{port} · {what} · {device.payload[:12].hex().upper()} · {rssi} · {ago} ago"
+
+
+def _heard_label(meter: HeardMeter, now: float, words: Words | None = None) -> str:
+    """Label of a heard meter in Home Assistant's language: "16180339 · QDS heat · -96 dBm · 5 s ago"."""
+    words = words or Words()
+    age = max(0, int(now - meter.last_heard))
+    ago = words.label("seconds_ago", n=age) if age < 120 else words.label("minutes_ago", n=age // 60)
     rssi = "?" if meter.rssi is None else f"{meter.rssi:.0f} dBm"
-    lock = " · encrypted" if meter.encrypted else ""
-    medium = meter.medium.replace("_", " ")
-    return f"{meter.meter_id} · {meter.manufacturer} {medium} · {rssi} · {ago} ago{lock}"
+    lock = f" · {words.label('encrypted')}" if meter.encrypted else ""
+    return f"{meter.meter_id} · {meter.manufacturer} {words.medium(meter.medium)} · {rssi} · {ago}{lock}"
 
 
 PRIMARY_SCAN_RANGE: range = range(MAX_PRIMARY + 1)
 """Primary addresses a bus scan pings (0 = unconfigured slaves, up to 250)."""
-SCAN_RETRIES = 1
-"""Extra attempts per address in a scan (a scan can be repeated; polling retries more)."""
+SCAN_RETRIES = 0
+"""Extra tries per address in a primary scan's first pass; garbled answers get a second pass with a retry.
+
+A full primary scan at 2400 Bd then takes about 85 s (a scan can be repeated; polling retries more).
+"""
+SEARCH_RETRIES = 1
+"""Extra tries per select of a secondary search."""
+SCAN_PROGRESS_STEP = 25
+"""The progress form is redrawn every this many primary addresses (and for every slave found)."""
 SCAN_TYPES = ["primary", "secondary"]
 
 
@@ -601,47 +721,114 @@ async def async_identify(master: MbusMaster, address: int | str) -> FoundMeter:
 
     A reply that does not decode (e.g. encrypted, no key yet) still names the meter in its header.
     """
+    encrypted: bool | None
     try:
         reading = await master.read_any(address)
     except OmsError as err:
         if err.header is None or not err.header.address.id:
             raise
         identity = err.header.address
+        encrypted = True if isinstance(err, DECRYPTION_ERRORS) else None
     else:
         identity = reading.telegram.header.address
+        encrypted = reading.telegram.header.encrypted
     return FoundMeter(
         address,
         meter_id=identity.id.upper(),
         manufacturer=identity.manufacturer,
         device_type=identity.device_type,
         version=identity.version,
+        encrypted=encrypted,
     )
 
 
-async def async_scan_bus(master: MbusMaster, scan_type: str) -> list[FoundMeter]:
-    """Scan the bus (ping every primary address, or the secondary wildcard search) and read what answered."""
-    addresses: list[int | str]
+async def async_scan_bus(
+    master: MbusMaster,
+    scan_type: str,
+    *,
+    on_found: Callable[[FoundMeter], None] | None = None,
+    progress: ScanProgress | None = None,
+) -> list[FoundMeter]:
+    """Scan the bus (ping every primary address, or the secondary wildcard search); read each slave found.
+
+    Each slave is read as soon as the scan finds it and handed to ``on_found``
+    (the scan goes on after that read).
+    """
+    scan: AsyncIterator[int | str]
     if scan_type == "primary":
-        addresses = list(await master.scan_primary(PRIMARY_SCAN_RANGE, retries=SCAN_RETRIES))
+        scan = master.iter_scan_primary(PRIMARY_SCAN_RANGE, retries=SCAN_RETRIES, progress=progress)
     else:
-        addresses = list(await master.scan_secondary(retries=SCAN_RETRIES))
+        scan = master.iter_scan_secondary(retries=SEARCH_RETRIES, progress=progress)
     found: list[FoundMeter] = []
-    for address in addresses:
+    async for address in scan:
         try:
-            found.append(await async_identify(master, address))
+            meter = await async_identify(master, address)
         except MbusPortError:
             raise
         except (MbusError, OmsError) as err:
             _LOGGER.warning("M-Bus slave %s answered the scan but cannot be read: %s", address, err)
-            identity = _identity_from_secondary(address) if isinstance(address, str) else FoundMeter(address)
-            found.append(identity)
+            meter = _identity_from_secondary(address) if isinstance(address, str) else FoundMeter(address)
+        found.append(meter)
+        if on_found is not None:
+            on_found(meter)
     return found
 
 
-def _found_label(meter: FoundMeter) -> str:
-    kind = "primary" if isinstance(meter.address, int) else "secondary"
-    medium = (meter.medium or "").replace("_", " ")
-    return f"{meter.meter_id} · {meter.manufacturer} {medium} · {kind} {meter.address}"
+class BusScan:
+    """A bus scan running in the background for the meter flow: what it found so far, how far it got."""
+
+    def __init__(self, hass: HomeAssistant, master: MbusMaster, scan_type: str, words: Words) -> None:
+        self.words = words
+        self.found: list[FoundMeter] = []
+        self.done = 0
+        self.total = 0
+        self.version = 0
+        """Grows with each slave found and every :data:`SCAN_PROGRESS_STEP` addresses (redraws the form)."""
+        self._changed = asyncio.Event()
+        self.task: asyncio.Task[list[FoundMeter]] = hass.async_create_task(
+            async_scan_bus(master, scan_type, on_found=self._on_found, progress=self._on_progress),
+            f"oms mbus scan {display_device(master.device)}",
+        )
+
+    def _on_found(self, meter: FoundMeter) -> None:
+        self.found.append(meter)
+        self._bump()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+        if done % SCAN_PROGRESS_STEP == 0:
+            self._bump()
+
+    def _bump(self) -> None:
+        self.version += 1
+        self._changed.set()
+
+    async def async_wait_change(self, seen: int) -> None:
+        """Return once :attr:`version` is past ``seen`` or the scan has ended."""
+        while self.version == seen and not self.task.done():
+            self._changed.clear()
+            waiter = asyncio.ensure_future(self._changed.wait())
+            try:
+                await asyncio.wait((waiter, self.task), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+
+    def placeholders(self) -> dict[str, str]:
+        return {
+            "done": str(self.done),
+            "total": str(self.total) if self.total else "?",
+            "found": "\n".join(f"- {_found_label(meter, self.words)}" for meter in self.found) or "-",
+        }
+
+
+def _found_label(meter: FoundMeter, words: Words | None = None) -> str:
+    """Label of a found slave: "10000001 · KAM water · primary 1", or "primary 4 · cannot be read"."""
+    words = words or Words()
+    where = f"{words.label('primary' if isinstance(meter.address, int) else 'secondary')} {meter.address}"
+    if meter.meter_id is None:
+        return f"{where} · {words.label('unreadable')}"
+    what = " ".join(part for part in (meter.manufacturer, words.medium(meter.medium)) if part)
+    return f"{meter.meter_id} · {what} · {where}"
 
 
 def check_key(raw: bytes, key: bytes) -> bool:
@@ -662,8 +849,10 @@ class MeterSubentryFlow(ConfigSubentryFlow):
         self._meter_id = ""
         self._heard: HeardMeter | None = None
         self._scan_type = "primary"
-        self._scan_task: asyncio.Task[list[FoundMeter]] | None = None
+        self._scan: BusScan | None = None
         self._found: FoundMeter | None = None
+        self._extra: dict[str, Any] = {}
+        """LoRaWAN / mioty: DevEUI, medium and manufacturer given in the ``lpwan`` step."""
 
     def _hub(self) -> OmsHub | None:
         entry = self._get_entry()
@@ -680,12 +869,17 @@ class MeterSubentryFlow(ConfigSubentryFlow):
         """Choose from the meters heard so far, strongest first, or type an 8-digit ID."""
         if self._get_entry().data[CONF_KIND] == KIND_MBUS:
             return await self.async_step_wired()
+        if self._get_entry().data[CONF_KIND] == KIND_LPWAN:
+            return await self.async_step_lpwan()
         errors: dict[str, str] = {}
         hub = self._hub()
         configured = configured_meter_ids(self.hass)
         if user_input is not None:
-            meter_id = _normalize_meter_id(user_input[CONF_METER_ID])
-            if meter_id is None:
+            text = user_input.get(CONF_METER_ID) or ""
+            meter_id = _normalize_meter_id(text)
+            if not text.strip():
+                errors[CONF_METER_ID] = "meter_required"
+            elif meter_id is None:
                 errors[CONF_METER_ID] = "invalid_meter_id"
             elif meter_id in configured:
                 return self.async_abort(reason="already_configured")
@@ -699,10 +893,12 @@ class MeterSubentryFlow(ConfigSubentryFlow):
             else []
         )
         now = time.time()
-        options = [SelectOptionDict(value=m.meter_id, label=_heard_label(m, now)) for m in heard]
+        words = await async_get_words(self.hass)
+        options = [SelectOptionDict(value=m.meter_id, label=_heard_label(m, now, words)) for m in heard]
         schema = vol.Schema(
             {
-                vol.Required(CONF_METER_ID): SelectSelector(
+                # Optional: the frontend pre-selects the first option of a required select (a neighbour's)
+                vol.Optional(CONF_METER_ID): SelectSelector(
                     SelectSelectorConfig(options=options, custom_value=True, mode=SelectSelectorMode.DROPDOWN)
                 )
             }
@@ -712,6 +908,79 @@ class MeterSubentryFlow(ConfigSubentryFlow):
             data_schema=schema,
             errors=errors,
             description_placeholders={"count": str(len(heard))},
+        )
+
+    # -- LoRaWAN / mioty: DevEUI -> meter ------------------------------------------------
+
+    async def async_step_lpwan(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Which meter a device (DevEUI) is; the devices heard so far are offered, OMS-looking first."""
+        hub = self._hub()
+        receiver = hub.receiver if hub is not None else None
+        devices = list(receiver.devices.values()) if isinstance(receiver, LpwanReceiver) else []
+        configured = configured_meter_ids(self.hass)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            meter_id = _normalize_meter_id(user_input[CONF_METER_ID])
+            eui = normalize_eui(user_input.get(CONF_DEV_EUI) or "")
+            manufacturer = str(user_input.get(CONF_MANUFACTURER) or "").strip().upper()
+            if meter_id is None:
+                errors[CONF_METER_ID] = "invalid_meter_id"
+            elif meter_id in configured:
+                return self.async_abort(reason="already_configured")
+            elif eui and not DEV_EUI.match(eui):
+                errors[CONF_DEV_EUI] = "invalid_dev_eui"
+            elif manufacturer and not MANUFACTURER.match(manufacturer):
+                errors[CONF_MANUFACTURER] = "invalid_manufacturer"
+            else:
+                self._meter_id = meter_id
+                self._heard = hub.heard.get(meter_id) if hub else None
+                medium = user_input.get(CONF_DEVICE_TYPE)
+                extra = {
+                    CONF_DEV_EUI: eui or None,
+                    CONF_DEVICE_TYPE: _DEVICE_CODES.get(medium) if medium else None,
+                    CONF_MANUFACTURER: manufacturer or None,
+                }
+                self._extra = {key: value for key, value in extra.items() if value is not None}
+                return await self.async_step_meter()
+        now = time.time()
+        devices.sort(key=lambda d: (not d.looks_oms, -d.last_seen))
+        heard = [m for m in hub.heard_meters() if m.meter_id not in configured] if hub else []
+        schema = vol.Schema(
+            {
+                vol.Optional(CONF_DEV_EUI): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[
+                            SelectOptionDict(value=d.dev_eui, label=_device_label(d, now)) for d in devices
+                        ],
+                        custom_value=True,
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Required(CONF_METER_ID): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[
+                            SelectOptionDict(value=m.meter_id, label=_heard_label(m, now)) for m in heard
+                        ],
+                        custom_value=True,
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Optional(CONF_DEVICE_TYPE): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[
+                            SelectOptionDict(value=name, label=name.replace("_", " ")) for name in MEDIA
+                        ],
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Optional(CONF_MANUFACTURER): TextSelector(),
+            }
+        )
+        return self.async_show_form(
+            step_id="lpwan",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+            description_placeholders={"count": str(len(devices))},
         )
 
     # -- wired master: scan or address ---------------------------------------------------
@@ -747,19 +1016,25 @@ class MeterSubentryFlow(ConfigSubentryFlow):
         return self.async_show_form(step_id="scan", data_schema=schema)
 
     async def async_step_scan_progress(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """The scan runs in the background; a full primary scan takes a minute at 2400 Bd."""
+        """The scan runs in the background; the form lists each slave as it is found (~85 s at 2400 Bd)."""
         master = self._master()
         if master is None:
             return self.async_abort(reason="receiver_not_loaded")
-        if self._scan_task is None:
-            self._scan_task = self.hass.async_create_task(
-                async_scan_bus(master, self._scan_type), f"oms mbus scan {display_device(master.device)}"
+        scan = self._scan
+        if scan is None:
+            scan = self._scan = BusScan(self.hass, master, self._scan_type, await async_get_words(self.hass))
+        if not scan.task.done():
+            # Redrawn whenever a slave was found or the scan moved on: a new progress task each time.
+            waiter = self.hass.async_create_task(
+                scan.async_wait_change(scan.version), "oms mbus scan progress"
             )
-        if not self._scan_task.done():
             return self.async_show_progress(
-                step_id="scan_progress", progress_action="scan", progress_task=self._scan_task
+                step_id="scan_progress",
+                progress_action="scan",
+                progress_task=waiter,
+                description_placeholders=scan.placeholders(),
             )
-        task, self._scan_task = self._scan_task, None
+        task, self._scan = scan.task, None
         try:
             found = task.result()
         except MbusError as err:
@@ -769,6 +1044,12 @@ class MeterSubentryFlow(ConfigSubentryFlow):
         assert hub is not None
         hub.scan_found = found
         return self.async_show_progress_done(next_step_id="found")
+
+    @callback
+    def async_remove(self) -> None:
+        """The flow was closed: stop a scan that is still running."""
+        if self._scan is not None and not self._scan.task.done():
+            self._scan.task.cancel()
 
     async def async_step_scan_failed(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         return self.async_abort(reason="scan_failed")
@@ -791,7 +1072,8 @@ class MeterSubentryFlow(ConfigSubentryFlow):
         if user_input is not None:
             self._found = next(m for m in candidates if str(m.address) == user_input[CONF_ADDRESS])
             return await self.async_step_wired_meter()
-        options = [SelectOptionDict(value=str(m.address), label=_found_label(m)) for m in candidates]
+        words = await async_get_words(self.hass)
+        options = [SelectOptionDict(value=str(m.address), label=_found_label(m, words)) for m in candidates]
         schema = vol.Schema(
             {
                 vol.Required(CONF_ADDRESS): SelectSelector(
@@ -849,7 +1131,8 @@ class MeterSubentryFlow(ConfigSubentryFlow):
         assert found is not None
         assert found.meter_id is not None
         errors: dict[str, str] = {}
-        default_name = meter_title(found.manufacturer, found.medium, found.meter_id)
+        words = await async_get_words(self.hass)
+        default_name = meter_title(found.manufacturer, words.medium(found.medium), found.meter_id)
         if user_input is not None:
             key, error = self._validate_key(user_input.get(CONF_KEY, ""), None, required=False)
             if error:
@@ -867,18 +1150,22 @@ class MeterSubentryFlow(ConfigSubentryFlow):
                 return self.async_create_entry(
                     title=user_input.get(CONF_NAME) or default_name, data=data, unique_id=found.meter_id
                 )
-        schema = vol.Schema(
-            {
-                vol.Optional(CONF_NAME, default=default_name): TextSelector(),
-                vol.Optional(CONF_KEY): TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD)),
-            }
-        )
+        fields: dict[vol.Marker, Any] = {vol.Optional(CONF_NAME, default=default_name): TextSelector()}
+        plain = found.encrypted is False
+        if not plain:  # its reply was read in plaintext: no key needed
+            fields[vol.Optional(CONF_KEY)] = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
         return self.async_show_form(
-            step_id="wired_meter",
-            data_schema=schema,
+            step_id="wired_meter_unencrypted" if plain else "wired_meter",
+            data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), user_input),
             errors=errors,
             description_placeholders={"meter_id": found.meter_id, "address": str(found.address)},
         )
+
+    async def async_step_wired_meter_unencrypted(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """:meth:`async_step_wired_meter` for a meter whose reply was not encrypted (no key field)."""
+        return await self.async_step_wired_meter(user_input)
 
     # -- radio and wired: name and key ----------------------------------------------------
 
@@ -887,8 +1174,12 @@ class MeterSubentryFlow(ConfigSubentryFlow):
         heard = self._heard
         need_key = heard is not None and heard.encrypted
         errors: dict[str, str] = {}
+        code = self._extra.get(CONF_DEVICE_TYPE)
+        words = await async_get_words(self.hass)
         default_name = meter_title(
-            heard.manufacturer if heard else None, heard.medium if heard else None, self._meter_id
+            heard.manufacturer if heard else self._extra.get(CONF_MANUFACTURER),
+            words.medium(heard.medium if heard else (None if code is None else device_type_name(code))),
+            self._meter_id,
         )
         if user_input is not None:
             key, error = self._validate_key(user_input.get(CONF_KEY, ""), heard, required=need_key)
@@ -904,22 +1195,28 @@ class MeterSubentryFlow(ConfigSubentryFlow):
                     }
                 if key is not None:
                     data[CONF_KEY] = key.hex()
+                data |= self._extra
                 return self.async_create_entry(
                     title=user_input.get(CONF_NAME) or default_name, data=data, unique_id=self._meter_id
                 )
-        key_field = vol.Required(CONF_KEY) if need_key else vol.Optional(CONF_KEY)
-        schema = vol.Schema(
-            {
-                vol.Optional(CONF_NAME, default=default_name): TextSelector(),
-                key_field: TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD)),
-            }
-        )
+        fields: dict[vol.Marker, Any] = {vol.Optional(CONF_NAME, default=default_name): TextSelector()}
+        plain = heard is not None and not heard.encrypted
+        if not plain:  # a meter heard sending plaintext needs no key: the field is left out
+            key_field = vol.Required(CONF_KEY) if need_key else vol.Optional(CONF_KEY)
+            fields[key_field] = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
         return self.async_show_form(
-            step_id="meter",
-            data_schema=schema,
+            step_id="meter_unencrypted" if plain else "meter",
+            # after an error the form keeps what was typed, the key included (the user can see a typo)
+            data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), user_input),
             errors=errors,
             description_placeholders={"meter_id": self._meter_id},
         )
+
+    async def async_step_meter_unencrypted(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """:meth:`async_step_meter` for a meter heard sending unencrypted telegrams (no key field)."""
+        return await self.async_step_meter(user_input)
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Rename a meter or give it a new key (left empty: the key stays as it is)."""
@@ -934,19 +1231,31 @@ class MeterSubentryFlow(ConfigSubentryFlow):
             if error:
                 errors[CONF_KEY] = error
             else:
-                updates = {CONF_KEY: key.hex()} if key is not None else {}
+                updates: dict[str, Any] = {CONF_KEY: key.hex()} if key is not None else {}
+                if CONF_MAX_RATE in user_input:
+                    updates[CONF_MAX_RATE] = user_input[CONF_MAX_RATE] or None
+                data = dict(subentry.data) | updates
+                if user_input.get(REMOVE_KEY) and key is None:
+                    data.pop(CONF_KEY, None)
                 return self.async_update_and_abort(
-                    entry, subentry, title=user_input.get(CONF_NAME) or subentry.title, data_updates=updates
+                    entry, subentry, title=user_input.get(CONF_NAME) or subentry.title, data=data
                 )
+        key_fields: dict[vol.Marker, Any] = {}
+        if subentry.data.get(CONF_KEY):
+            key_fields[vol.Optional(REMOVE_KEY, default=False)] = BooleanSelector()
         schema = vol.Schema(
             {
                 vol.Optional(CONF_NAME, default=subentry.title): TextSelector(),
                 vol.Optional(CONF_KEY): TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD)),
+                **key_fields,
+                vol.Optional(
+                    CONF_MAX_RATE, description={"suggested_value": subentry.data.get(CONF_MAX_RATE)}
+                ): NumberSelector(NumberSelectorConfig(min=0, step="any", mode=NumberSelectorMode.BOX)),
             }
         )
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=schema,
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
             description_placeholders={"meter_id": meter_id},
         )

@@ -21,6 +21,19 @@ KIND_MQTT: Final = "mqtt"
 CONF_MQTT_TOPIC: Final = "mqtt_topic"
 """Option of a local receiver: an MQTT topic filter whose remote receivers feed the same hub."""
 DEFAULT_MQTT_TOPIC: Final = "wmbus/+/telegram"
+KIND_LPWAN: Final = "lpwan"
+"""Receiver kind: uplinks of a LoRaWAN / mioty network server, through the MQTT integration."""
+CONF_LPWAN_NETWORK: Final = "lpwan_network"
+LPWAN_NETWORKS: Final = ("auto", "tts", "chirpstack", "mioty")
+LPWAN_TOPICS: Final[dict[str, str]] = {
+    "auto": "v3/+/devices/+/up",
+    "tts": "v3/+/devices/+/up",
+    "chirpstack": "application/+/device/+/event/up",
+    "mioty": "mioty/+/+/uplink",
+}
+"""Default uplink topic filter per network server (The Things Stack v3, ChirpStack v4, mioty ACMQTTI)."""
+CONF_DEV_EUI: Final = "dev_eui"
+"""Meter subentry of an LPWAN receiver: the LoRaWAN DevEUI / mioty endpoint EUI that sends its data."""
 
 SUBENTRY_METER: Final = "meter"
 CONF_METER_ID: Final = "meter_id"
@@ -44,6 +57,11 @@ DEFAULT_SCAN_INTERVAL: Final = 300
 MIN_SCAN_INTERVAL: Final = 10
 DEFAULT_MAX_FAILURES: Final = 3
 """Consecutive failed polls after which a wired meter is unavailable."""
+CONF_MAX_RATE: Final = "max_rate"
+"""Meter option: the largest plausible consumption per hour of its main total (m³ or kWh)."""
+FAILURES_FOR_ISSUE: Final = 3
+FAILURES_WINDOW_SECONDS: Final = 3600.0
+"""A decryption repair issue needs this many failures within this window, no success between."""
 
 HEARD_CAP: Final = 500
 """How many not-configured meters the hub remembers (oldest forgotten first)."""
@@ -52,6 +70,8 @@ DEDUP_SECONDS: Final = 30.0
 AVAILABILITY_CHECK_SECONDS: Final = 60
 
 STORAGE_VERSION: Final = 1
+TRUST_SAVE_DELAY: Final = 30.0
+"""Seconds the replay counters and accepted totals may wait before they are written."""
 
 RECEIVER_MANUFACTURERS: Final[dict[str, str]] = {
     "im871a": "IMST",

@@ -6,9 +6,13 @@ from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceEntry
 
 from .const import CONF_KEY
 from .hub import OmsConfigEntry
+from .lpwan_mqtt import LpwanReceiver, lpwan_diagnostics
+from .meter_diagnostics import device_diagnostics
+from .statistics import diagnostics as profile_statistics, series_json
 
 TO_REDACT = {CONF_KEY}
 
@@ -53,6 +57,15 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: OmsConf
                 "access_number": meter.access_number,
                 "status": meter.status.raw if meter.status else None,
                 "has_key": meter.meter_id in hub.keyring,
+                "rejected": dict(sorted(meter.rejected.items())),
+                "max_rate": meter.max_rate,
+                "trust": {
+                    "identity": list(meter.identity) if meter.identity else None,
+                    "message_counter": meter.freshness.counter,
+                    "access_number": meter.freshness.access,
+                    "record_layouts": len(meter.layouts),
+                    "accepted_totals": {key: track.value for key, track in meter.totals.items()},
+                },
                 "records": [
                     {
                         "key": record.key,
@@ -83,6 +96,11 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: OmsConf
             for heard in hub.heard_meters()
         ],
     }
+    for meter in hub.meters.values():  # compact profiles (issue 12): the last decoded series per meter
+        series = {r.key: series_json(r.series) for r in meter.records.values() if r.series is not None}
+        if series:
+            data["meters"][meter.meter_id]["series"] = series
+            data["meters"][meter.meter_id]["profile_statistics"] = profile_statistics(hass, meter.meter_id)
     if hub.has_remotes:
         data["remote_receivers"] = {
             name: {
@@ -96,4 +114,13 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: OmsConf
         }
         for meter in hub.meters.values():
             data["meters"][meter.meter_id]["receivers"] = list(meter.receivers)
+    if isinstance(hub.receiver, LpwanReceiver):
+        data["lpwan"] = lpwan_diagnostics(hub.receiver)
     return data
+
+
+async def async_get_device_diagnostics(
+    hass: HomeAssistant, entry: OmsConfigEntry, device: DeviceEntry
+) -> dict[str, Any]:
+    """One meter's identity, counters, records and last telegrams (or the receiver's counters)."""
+    return device_diagnostics(entry.runtime_data, device)

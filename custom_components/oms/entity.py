@@ -10,6 +10,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 
 from .const import DOMAIN, signal_meter
+from .devices import meter_device_fields
 from .hub import MeterState, OmsHub
 
 VIA_DEVICE_ID = "via_device_id" in DeviceInfo.__annotations__
@@ -21,9 +22,7 @@ def meter_device_info(hub: OmsHub, meter: MeterState) -> DeviceInfo:
     info: dict[str, Any] = {
         "identifiers": {(DOMAIN, meter.meter_id)},
         "name": meter.name,
-        "manufacturer": meter.manufacturer,
-        "model": meter.medium.replace("_", " ").capitalize() if meter.medium else None,
-        "hw_version": str(meter.version) if meter.version is not None else None,
+        **meter_device_fields(meter),  # company name, "medium (CODE, version 0xNN)", version
         "serial_number": meter.meter_id,
     }
     if VIA_DEVICE_ID:
@@ -62,6 +61,8 @@ class OmsMeterEntity(Entity):
     @callback
     def _handle_update(self) -> None:
         self._update_from_meter()
+        if self.meter.context is not None:
+            self.async_set_context(self.meter.context)  # one cause per telegram (see MeterState.context)
         self.async_write_ha_state()
 
     @callback

@@ -15,7 +15,7 @@ their receiver to :attr:`MeterState.receivers` and may raise the best RSSI.
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,10 +25,10 @@ from types import MappingProxyType
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
@@ -43,8 +43,10 @@ from .const import (
     CONF_KEY,
     CONF_KIND,
     CONF_LINK_MODE,
+    CONF_LPWAN_NETWORK,
     CONF_MANUFACTURER,
     CONF_MAX_FAILURES,
+    CONF_MAX_RATE,
     CONF_METER_ID,
     CONF_MIN_RSSI,
     CONF_MQTT_TOPIC,
@@ -58,36 +60,56 @@ from .const import (
     DEFAULT_MIN_RSSI,
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
+    FAILURES_FOR_ISSUE,
+    FAILURES_WINDOW_SECONDS,
     HEARD_CAP,
+    KIND_LPWAN,
     KIND_MBUS,
     KIND_MQTT,
     RECEIVER_MANUFACTURERS,
     STORAGE_VERSION,
     SUBENTRY_METER,
+    TRUST_SAVE_DELAY,
     signal_meter,
     signal_new_receiver,
     signal_new_records,
     signal_receivers,
     signal_reception,
 )
+from .devices import async_meter_identified
+from .lpwan_mqtt import LpwanReceiver, lpwan_mapping
 from .mqtt import MqttReceiver, ReceiverStats
 from .omslib.decoder import Decoder
 from .omslib.devices import device_type_name
 from .omslib.errors import DECRYPTION_ERRORS, OmsError
 from .omslib.frame import Frame
 from .omslib.keyring import Keyring
+from .omslib.manufacturers import manufacturer_brand
 from .omslib.mqtt_payloads import Deduplicator, DedupResult, telegram_key
 from .omslib.receivers import Receiver, ReceiverInfo, create_receiver, replay as _replay
 from .omslib.receivers.mbus_master import parse_address
 from .omslib.record import Record
 from .omslib.telegram import Header, Status, Telegram
+from .omslib.trust import (
+    RESYNC_TELEGRAMS,
+    Freshness,
+    TotalTrack,
+    check_access,
+    check_counter,
+    judge_total,
+    max_per_hour,
+)
 from .poller import MbusPoller
+from .statistics import async_schedule_import as async_schedule_profile_statistics
 
 _LOGGER = logging.getLogger(__name__)
 
 type OmsConfigEntry = ConfigEntry[OmsHub]
 
 _ = _replay  # registers the "replay" receiver kind (the package does not import it itself)
+
+RECENT_TELEGRAMS = 5
+"""Raw telegrams kept per heard meter for its device diagnostics."""
 
 DATA_HEARD = f"{DOMAIN}_heard"
 """hass.data key: heard meters per entry, kept across reloads of the entry."""
@@ -107,6 +129,10 @@ class HeardMeter:
     raw: bytes = field(repr=False)
     """The last telegram, for checking a key before it is saved."""
     count: int = 1
+    recent: deque[tuple[float, float | None, bytes]] = field(
+        default_factory=lambda: deque(maxlen=RECENT_TELEGRAMS), repr=False
+    )
+    """The last few telegrams as (received at, RSSI, raw), newest last (device diagnostics)."""
 
     @property
     def medium(self) -> str:
@@ -122,6 +148,8 @@ class FoundMeter:
     manufacturer: str | None = None
     device_type: int | None = None
     version: int | None = None
+    encrypted: bool | None = None
+    """Whether its reply was encrypted (None: not known)."""
 
     @property
     def medium(self) -> str | None:
@@ -161,6 +189,27 @@ class MeterState:
     """The receiver that heard the last telegram best (:attr:`rssi` is its RSSI)."""
     reception: tuple[bytes, float] | None = field(default=None, repr=False)
     """Link address and de-duplication start of the last telegram (later copies find the meter by it)."""
+    context: Context | None = field(default=None, repr=False)
+    """The cause of the state changes of the last telegram and its copies from other receivers, shared
+    by the meter's entities: Home Assistant links a context and its first event in a reference cycle
+    only the garbage collector frees, so one context per telegram leaves one such cycle, not one per
+    state change."""
+    identity: tuple[str, int, int] | None = None
+    """Manufacturer, version and device type of its first trusted telegram: other ones are not this meter."""
+    freshness: Freshness = field(default_factory=Freshness)
+    """Last accepted message counter / access number (replay protection)."""
+    totals: dict[str, TotalTrack] = field(default_factory=dict)
+    """Accepted value of each meter total, by record key (plausibility)."""
+    max_rate: float | None = None
+    """The user's limit for the main total per hour (m³ or kWh), overriding the medium's default."""
+    rejected: Counter[str] = field(default_factory=Counter)
+    """Telegrams not taken, by reason (unprotected, identity, stale, implausible, backwards)."""
+    decrypt_failures: list[float] = field(default_factory=list)
+    """Times of recent decryption failures (a repair issue needs several)."""
+    layouts: set[int] = field(default_factory=set)
+    """Record layouts (format signatures) of its trusted telegrams: mode 5 has no MAC, so a telegram of
+    a keyed meter with a new layout waits for a second one to confirm it."""
+    pending_layout: int | None = None
 
     @property
     def medium(self) -> str | None:
@@ -205,6 +254,48 @@ def issue_id(entry_id: str, meter_id: str) -> str:
     return f"decryption_{entry_id}_{meter_id}"
 
 
+def backwards_issue_id(entry_id: str, meter_id: str) -> str:
+    """Repair issue ID for a meter whose total went backwards (replaced or reset)."""
+    return f"backwards_{entry_id}_{meter_id}"
+
+
+MAX_LAYOUTS = 32
+"""Record layouts remembered per meter (meters send a few: short, long, installation telegrams)."""
+TOTAL_QUANTITIES = frozenset({"volume", "energy"})
+"""Record quantities whose current value (storage 0) is a meter total checked for plausibility."""
+
+
+def trust_to_json(meter: MeterState) -> dict[str, Any]:
+    """What replay protection and plausibility must remember of a meter across restarts."""
+    fresh = meter.freshness
+    return {
+        "identity": list(meter.identity) if meter.identity else None,
+        "counter": fresh.counter,
+        "access": fresh.access,
+        "totals": {key: [track.value, track.at] for key, track in meter.totals.items()},
+        "layouts": sorted(meter.layouts),
+    }
+
+
+def trust_from_json(meter: MeterState, data: Mapping[str, Any]) -> None:
+    """Restore :func:`trust_to_json`'s data; anything malformed is dropped, not trusted."""
+    identity = data.get("identity")
+    if isinstance(identity, list) and len(identity) == 3:
+        meter.identity = (str(identity[0]), int(identity[1]), int(identity[2]))
+    counter, access = data.get("counter"), data.get("access")
+    meter.freshness = Freshness(
+        counter if isinstance(counter, int) else None, access if isinstance(access, int) else None
+    )
+    layouts = data.get("layouts")
+    if isinstance(layouts, list):
+        meter.layouts = {layout for layout in layouts if isinstance(layout, int)}
+    totals = data.get("totals")
+    if isinstance(totals, dict):
+        for key, pair in totals.items():
+            if isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int | float) for v in pair):
+                meter.totals[str(key)] = TotalTrack(float(pair[0]), float(pair[1]))
+
+
 def configured_meter_ids(hass: HomeAssistant) -> set[str]:
     """Meter IDs configured in any receiver entry of this integration."""
     return {
@@ -226,8 +317,8 @@ def find_device(hass: HomeAssistant, entry_id: str, identifier: tuple[str, str])
 
 
 def meter_title(manufacturer: str | None, medium: str | None, meter_id: str) -> str:
-    """Default name of a meter: "KAM water 12345678"."""
-    parts = [manufacturer, medium.replace("_", " ") if medium else None, meter_id]
+    """Default name of a meter: "Kamstrup water 12345678" (the company's short name for its FLAG code)."""
+    parts = [manufacturer_brand(manufacturer), medium.replace("_", " ") if medium else None, meter_id]
     return " ".join(part for part in parts if part)
 
 
@@ -258,11 +349,20 @@ class OmsHub:
         self.frames = 0
         self.errors: Counter[str] = Counter()
         self.duplicates = 0
+        self.last_frame_at: float | None = None
+        """When the last frame arrived (any frame, duplicates and undecodable ones included)."""
         self.started_at = time.time()
         self.entry_data = dict(entry.data)
         self.entry_options = dict(entry.options)
         self._lost = False
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
+        self._trust_store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.trust"
+        )
+        self._trust: dict[str, Any] = {}
+        """Trust state by meter ID as stored (each value a fresh dict, never changed in place)."""
+        self._trust_dirty: set[str] = set()
+        self._trust_timer: CALLBACK_TYPE | None = None
         self._layouts: dict[str, list[dict[str, Any]]] = {}
         self._by_link: dict[bytes, MeterState] = {}
         """Configured meters by the link address of their last telegram (for its later copies)."""
@@ -292,6 +392,7 @@ class OmsHub:
         """Load stored record layouts, then start the receiver (raises ReceiverError)."""
         stored = await self._store.async_load() or {}
         self._layouts = dict(stored.get("meters", {}))
+        self._trust = dict(await self._trust_store.async_load() or {})
         self.remote_names = [str(name) for name in stored.get("receivers", [])]
         self.async_sync_subentries(initial=True)
         data = self.entry.data
@@ -327,6 +428,15 @@ class OmsHub:
         return self.info
 
     def _create_receiver(self, kind: str, device: str) -> Receiver:
+        if kind == KIND_LPWAN:
+            return LpwanReceiver(
+                self.hass,
+                device,
+                on_frame=self._on_frame,
+                on_state=self._on_state,
+                network=self.entry.data.get(CONF_LPWAN_NETWORK, "auto"),
+                mapping=lambda: lpwan_mapping(self.entry),
+            )
         if kind == KIND_MQTT:
             return MqttReceiver(
                 self.hass,
@@ -356,9 +466,47 @@ class OmsHub:
                 await receiver.stop()
         self.connected = False
         await self._store.async_save(self._stored())
+        if self._trust_timer is not None:
+            self._trust_timer()
+            self._trust_timer = None
+        await self._trust_store.async_save(self._trust_snapshot())
 
     def _stored(self) -> dict[str, Any]:
-        return {"meters": self._layouts, "receivers": self.remote_names}
+        """A snapshot: Home Assistant may build and serialise it in a worker thread."""
+        return {"meters": dict(self._layouts), "receivers": list(self.remote_names)}
+
+    @callback
+    def _schedule_save(self) -> None:
+        """Save layouts and receiver names 10 s after the last change; the data is taken now.
+
+        Each layout list is replaced, never changed in place, so the snapshot is a shallow copy
+        and the write (in a worker thread on Home Assistant 2025.x) never sees the loop change it.
+        """
+        data = self._stored()
+        self._store.async_delay_save(lambda: data, 10)
+
+    @callback
+    def _trust_changed(self, meter: MeterState) -> None:
+        """Identity, counters or totals of a meter changed: written within :data:`TRUST_SAVE_DELAY`."""
+        self._trust_dirty.add(meter.meter_id)
+        if self._trust_timer is None:
+            self._trust_timer = async_call_later(self.hass, TRUST_SAVE_DELAY, self._save_trust)
+
+    @callback
+    def _save_trust(self, _now: datetime | None = None) -> None:
+        self._trust_timer = None
+        snapshot = self._trust_snapshot()
+        # Home Assistant 2025.x calls the data function in a worker thread: hand it the snapshot.
+        self._trust_store.async_delay_save(lambda: snapshot, 0)
+
+    @callback
+    def _trust_snapshot(self) -> dict[str, Any]:
+        """Identity, replay counters and accepted totals of every meter, taken on the event loop."""
+        for meter_id in self._trust_dirty:
+            if (meter := self.meters.get(meter_id)) is not None:
+                self._trust[meter_id] = trust_to_json(meter)
+        self._trust_dirty.clear()
+        return dict(self._trust)
 
     @property
     def remote_stats(self) -> dict[str, ReceiverStats]:
@@ -378,7 +526,7 @@ class OmsHub:
     def _on_new_remote(self, stats: ReceiverStats) -> None:
         if stats.name not in self.remote_names:
             self.remote_names.append(stats.name)
-            self._store.async_delay_save(self._stored, 10)
+            self._schedule_save()
         async_dispatcher_send(self.hass, signal_new_receiver(self.entry.entry_id), stats)
 
     @callback
@@ -420,7 +568,8 @@ class OmsHub:
         for meter_id, sub in current.items():
             key = sub.data.get(CONF_KEY)
             new_key = bytes.fromhex(key) if key else None
-            keys_changed |= self.keyring.key_for(meter_id) != new_key
+            key_changed = self.keyring.key_for(meter_id) != new_key
+            keys_changed |= key_changed
             self.keyring.set(meter_id, new_key)
             meter = self.meters.get(meter_id)
             address = sub.data.get(CONF_ADDRESS)
@@ -437,12 +586,21 @@ class OmsHub:
                 for layout in self._layouts.get(meter_id, []):
                     record = _record_from_json(layout)
                     meter.known[record.key] = record
+                trust_from_json(meter, self._trust.get(meter_id, {}))
                 self.meters[meter_id] = meter
                 added.append(meter)
-            elif meter.name != sub.title:
-                meter.name = sub.title
-                if device := find_device(self.hass, self.entry.entry_id, (DOMAIN, meter_id)):
-                    dev_reg.async_update_device(device.id, name=sub.title)
+            else:
+                if key_changed:
+                    # A new key is the user's word that the meter (or its key) changed: learn it anew.
+                    meter.identity = None
+                    meter.freshness = Freshness()
+                    self._trust_changed(meter)
+                if meter.name != sub.title:
+                    meter.name = sub.title
+                    if device := find_device(self.hass, self.entry.entry_id, (DOMAIN, meter_id)):
+                        dev_reg.async_update_device(device.id, name=sub.title)
+            max_rate = sub.data.get(CONF_MAX_RATE)
+            meter.max_rate = float(max_rate) if max_rate else None
         if self.poller is not None:
             self.poller.addresses = self._wired_addresses()
         if keys_changed:
@@ -472,7 +630,8 @@ class OmsHub:
         frame = Frame(
             heard.raw, rssi_dbm=heard.rssi, received_at=heard.last_heard, receiver_id=self.entry.title
         )
-        self._update_meter(meter, frame, telegram)
+        if (records := self._trusted_records(meter, frame, telegram)) is not None:
+            self._update_meter(meter, frame, telegram, records)
 
     @callback
     def _forget(self, meter_id: str) -> None:
@@ -480,7 +639,10 @@ class OmsHub:
         self._by_link = {link: m for link, m in self._by_link.items() if m.meter_id != meter_id}
         self.keyring.set(meter_id, None)
         if self._layouts.pop(meter_id, None) is not None:
-            self._store.async_delay_save(self._stored, 10)
+            self._schedule_save()
+        self._trust_dirty.discard(meter_id)
+        if self._trust.pop(meter_id, None) is not None and self._trust_timer is None:
+            self._trust_timer = async_call_later(self.hass, TRUST_SAVE_DELAY, self._save_trust)
         ir.async_delete_issue(self.hass, DOMAIN, issue_id(self.entry.entry_id, meter_id))
 
     # -- receive path ------------------------------------------------------------------
@@ -541,6 +703,7 @@ class OmsHub:
     @callback
     def _on_frame(self, frame: Frame) -> None:
         self.frames += 1
+        self.last_frame_at = frame.received_at
         key = None if self.wired else telegram_key(frame.raw)  # a master reads each meter itself
         reception: DedupResult | None = None
         if key is not None:
@@ -552,7 +715,7 @@ class OmsHub:
                 self._on_duplicate(key[0], reception)
                 return
         try:
-            telegram = self.decoder.decode(frame.raw)
+            telegram = self.decoder.decode(frame.raw, frame.frame_format)
         except OmsError as err:
             self._on_error(frame, err)
             return
@@ -564,17 +727,150 @@ class OmsHub:
         if meter is None:
             self._maybe_auto_add(frame, telegram)
             return
-        if telegram.records and not telegram.decrypted and self.keyring.key_for(meter.meter_id) is not None:
-            # A meter configured with a key sends its readings encrypted: plaintext records under its ID
-            # are forged, or a damaged frame misread as plaintext. Never let them become values.
-            self.errors["unencrypted"] += 1
-            _LOGGER.debug("Meter %s: ignored a telegram that was not encrypted", meter.meter_id)
+        records = self._trusted_records(meter, frame, telegram)
+        if records is None:
             return
-        if self._update_meter(meter, frame, telegram) and key is not None and reception is not None:
+        if self._update_meter(meter, frame, telegram, records) and key is not None and reception is not None:
             meter.receivers = reception.receivers
             meter.best_receiver = reception.best_receiver
             meter.reception = (key[0], reception.first_seen)
             self._by_link[key[0]] = meter
+
+    @callback
+    def _trusted_records(
+        self, meter: MeterState, frame: Frame, telegram: Telegram
+    ) -> tuple[Record, ...] | None:
+        """The records of a telegram the meter's values may take, or None when it is rejected.
+
+        A meter with a key takes only telegrams decrypted or authenticated with it, and only the
+        records that were inside the protected part. The telegram must come from the meter's
+        learned identity, be fresh (message counter or access number) and keep its totals
+        plausible (:mod:`.omslib.trust`).
+        """
+        header = telegram.header
+        keyed = self.keyring.key_for(meter.meter_id) is not None
+        if keyed and not (telegram.decrypted or telegram.authenticated):
+            # Plaintext under a keyed meter's ID is forged, or a damaged frame misread as plaintext.
+            self.errors["unencrypted"] += 1
+            return self._reject(meter, "unprotected", "a telegram not encrypted with its key")
+        records = telegram.records[: telegram.encrypted_records] if keyed else telegram.records
+        address = header.address
+        identity = (address.manufacturer, address.version, address.device_type)
+        if meter.identity is not None and identity != meter.identity:
+            return self._reject(meter, "identity", f"a telegram of another identity {identity}")
+        freshness = meter.freshness
+        saved = (freshness.counter, freshness.access, list(freshness.resync))
+        if not self.wired and not self._fresh(meter, telegram):
+            return self._reject(meter, "stale", f"a stale or replayed telegram (ACC {header.access_number})")
+        layout = telegram.format_signature
+        if (
+            keyed
+            and not telegram.authenticated
+            and layout is not None
+            and meter.layouts
+            and layout not in meter.layouts
+            and meter.pending_layout != layout
+        ):
+            # Garbled mode-5 blocks mostly still read as records, but rarely in a layout the meter uses.
+            meter.pending_layout = layout
+            freshness.counter, freshness.access, freshness.resync = saved
+            return self._reject(meter, "layout", "a record layout it has not sent before (held once)")
+        held = self._judge_totals(meter, records, frame.received_at)
+        if held is not None:
+            freshness.counter, freshness.access, freshness.resync = saved
+            return self._reject(meter, held, "a total it cannot confirm yet")
+        if layout is not None and layout not in meter.layouts and len(meter.layouts) < MAX_LAYOUTS:
+            meter.layouts.add(layout)
+        meter.pending_layout = None
+        meter.identity = identity
+        meter.decrypt_failures.clear()
+        self._trust_changed(meter)
+        return records
+
+    @callback
+    def _reject(self, meter: MeterState, reason: str, what: str) -> None:
+        meter.rejected[reason] += 1
+        _LOGGER.debug("Meter %s: ignored %s (%s)", meter.meter_id, what, reason)
+
+    @staticmethod
+    def _fresh(meter: MeterState, telegram: Telegram) -> bool:
+        counter = telegram.extra.get("message_counter")
+        if isinstance(counter, int):
+            return check_counter(meter.freshness, counter)
+        access = telegram.header.access_number
+        return access is None or check_access(meter.freshness, access)
+
+    @callback
+    def _judge_totals(self, meter: MeterState, records: Iterable[Record], at: float) -> str | None:
+        """Check the meter's totals; the reason the telegram is held, or None when all are taken."""
+        device_type = meter.device_type if meter.identity is None else meter.identity[2]
+        trials: dict[str, TotalTrack] = {}
+        held: str | None = None
+        held_keys: list[str] = []
+        rebaselined: list[tuple[Record, float]] = []
+        for record in records:
+            value = record.value
+            if (
+                record.storage
+                or record.function != "instantaneous"
+                or record.quantity not in TOTAL_QUANTITIES
+                or not isinstance(value, int | float)
+            ):
+                continue
+            rate = max_per_hour(device_type, record.unit, meter.max_rate)
+            if rate is None:
+                continue
+            track = meter.totals.get(record.key)
+            if track is None:
+                trials[record.key] = TotalTrack(float(value), at)
+                continue
+            trial = TotalTrack(track.value, track.at, track.pending, list(track.lower))
+            verdict = judge_total(trial, float(value), at, rate)
+            trials[record.key] = trial
+            if verdict in ("pending", "backwards"):
+                held = "implausible" if verdict == "pending" else "backwards"
+                held_keys.append(record.key)
+            elif verdict == "rebaseline":
+                rebaselined.append((record, track.value))
+        if held is not None:
+            for record_key in held_keys:  # only what is held against the totals moves on
+                meter.totals[record_key] = trials[record_key]
+            self._trust_changed(meter)
+            return held
+        meter.totals.update(trials)
+        for record, previous in rebaselined:
+            self._total_went_backwards(meter, record, previous)
+        return None
+
+    @callback
+    def _total_went_backwards(self, meter: MeterState, record: Record, previous: float) -> None:
+        """A lower total confirmed by several telegrams: taken, and the user is told."""
+        _LOGGER.warning(
+            "Meter %s (%s): its %s went back from %s to %s %s in %d telegrams in a row; taken as the "
+            "new total (replaced or reset meter?)",
+            meter.name,
+            meter.meter_id,
+            record.quantity,
+            previous,
+            record.value,
+            record.unit or "",
+            RESYNC_TELEGRAMS,
+        )
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            backwards_issue_id(self.entry.entry_id, meter.meter_id),
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="total_backwards",
+            translation_placeholders={
+                "meter": meter.name,
+                "meter_id": meter.meter_id,
+                "previous": f"{previous:g} {record.unit or ''}".strip(),
+                "value": f"{record.value!s} {record.unit or ''}".strip(),
+            },
+        )
 
     @callback
     def _on_duplicate(self, link_key: bytes, reception: DedupResult) -> None:
@@ -586,7 +882,7 @@ class OmsHub:
             return
         meter.receivers = reception.receivers
         meter.best_receiver = reception.best_receiver
-        meter.rssi = reception.best_rssi
+        meter.rssi = reception.best_rssi  # another copy of the same telegram: the same context
         async_dispatcher_send(self.hass, signal_reception(self.entry.entry_id, meter.meter_id))
 
     @callback
@@ -603,7 +899,20 @@ class OmsHub:
         if not isinstance(err, DECRYPTION_ERRORS):
             _LOGGER.debug("Meter %s: telegram not decoded (%s): %s", meter.meter_id, err.code, err.message)
             return
-        if meter.problem == err.code:
+        address = header.address
+        if meter.identity is not None and meter.identity != (
+            address.manufacturer,
+            address.version,
+            address.device_type,
+        ):
+            meter.rejected["identity"] += 1  # same ID, another device (or a damaged header): not this meter
+            return
+        # One telegram with a wrong key may be anyone's; several within the window, none good between, not.
+        failures = meter.decrypt_failures
+        now = frame.received_at
+        failures[:] = [at for at in failures if now - at < FAILURES_WINDOW_SECONDS]
+        failures.append(now)
+        if meter.problem == err.code or len(failures) < FAILURES_FOR_ISSUE:
             return
         meter.problem = err.code
         _LOGGER.warning(
@@ -652,6 +961,7 @@ class OmsHub:
         heard.last_heard = frame.received_at
         heard.encrypted = is_encrypted
         heard.raw = frame.raw
+        heard.recent.append((frame.received_at, frame.rssi_dbm, frame.raw))
 
     @callback
     def _maybe_auto_add(self, frame: Frame, telegram: Telegram) -> None:
@@ -686,10 +996,12 @@ class OmsHub:
         self.async_sync_subentries()
 
     @callback
-    def _update_meter(self, meter: MeterState, frame: Frame, telegram: Telegram) -> bool:
-        """Take a decoded telegram; False when it repeats the last one (same access number and records)."""
+    def _update_meter(
+        self, meter: MeterState, frame: Frame, telegram: Telegram, records: tuple[Record, ...]
+    ) -> bool:
+        """Take a trusted telegram's records; False when it repeats the last one (same ACC and records)."""
         header = telegram.header
-        fingerprint = (header.access_number, telegram.records, telegram.manufacturer_data)
+        fingerprint = (header.access_number, records, telegram.manufacturer_data)
         if meter.dedup == fingerprint and frame.received_at - meter.dedup_at < DEDUP_SECONDS:
             self.duplicates += 1
             return False
@@ -703,26 +1015,31 @@ class OmsHub:
         meter.manufacturer = address.manufacturer
         meter.device_type = address.device_type
         meter.version = address.version
+        # Device registry and subentry take the identity (company, medium, version) the telegram states.
+        async_meter_identified(self, meter, telegram)
         meter.rssi = frame.rssi_dbm
         meter.receivers = (frame.receiver_id,)
         meter.best_receiver = frame.receiver_id
         meter.reception = None
+        meter.context = Context()
         meter.last_heard = dt_util.utc_from_timestamp(frame.received_at)
         meter.access_number = header.access_number
         if header.status is not None:
             meter.status = header.status
         meter.available = self.connected
         new: list[Record] = []
-        for record in telegram.records:
+        for record in records:
             meter.records[record.key] = record
             if record.key not in meter.known:
                 meter.known[record.key] = record
                 new.append(record)
         if new:
             self._layouts[meter.meter_id] = [_record_to_json(r) for r in meter.known.values()]
-            self._store.async_delay_save(self._stored, 10)
+            self._schedule_save()
             async_dispatcher_send(self.hass, signal_new_records(self.entry.entry_id), meter, new)
         async_dispatcher_send(self.hass, signal_meter(self.entry.entry_id, meter.meter_id))
+        # Compact profiles (issue 12): resolved series into long-term statistics (a task; no-op without).
+        async_schedule_profile_statistics(self.hass, meter.meter_id, meter.name, records)
         return True
 
     # -- flows -----------------------------------------------------------------------

@@ -31,8 +31,12 @@ from homeassistant.util import dt as dt_util
 from .const import DOMAIN, signal_new_receiver, signal_new_records, signal_receivers, signal_reception
 from .entity import OmsMeterEntity
 from .hub import MeterState, OmsConfigEntry, OmsHub
+from .lpwan_entities import lpwan_sensors
 from .mqtt import ReceiverStats
+from .names import Words, async_get_words
+from .omslib.drivers.base import ALARM_PREFIX
 from .omslib.record import Record
+from .receiver_entities import receiver_sensors
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,7 +50,7 @@ class OmsRecordSensorEntityDescription(SensorEntityDescription):
     """A sensor for one record layout; ``key`` is the record key (DIF/VIF hex)."""
 
     cumulative: bool = False
-    """The record is a meter total that only goes up: backward readings are ignored."""
+    """The record is a meter total that only goes up (the hub checks its plausibility)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,7 +156,7 @@ def describe_record(record: Record, device_type: int | None) -> OmsRecordSensorE
     """The sensor description of a record, or None when it is no reading."""
     quantity = record.quantity
     kind = QUANTITIES.get(quantity)
-    if quantity in SKIPPED or isinstance(record.value, bytes):
+    if quantity in SKIPPED or quantity.startswith(ALARM_PREFIX) or isinstance(record.value, bytes):
         return None
     if kind is None:
         if isinstance(record.value, str):
@@ -216,6 +220,9 @@ METER_SENSORS: tuple[OmsMeterSensorEntityDescription, ...] = (
         translation_key="last_telegram",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # Disabled by default: it changes with every telegram (every 2-5 minutes per meter), which
+        # floods the logbook and the recorder with heartbeats; availability already tells a silent meter.
+        entity_registry_enabled_default=False,
         value_fn=lambda meter: meter.last_heard,
     ),
     OmsMeterSensorEntityDescription(
@@ -262,6 +269,8 @@ async def async_setup_entry(
 ) -> None:
     """Sensors for every configured meter, and for records and meters that appear later."""
     hub = entry.runtime_data
+    words = await async_get_words(hass)
+    async_add_entities(receiver_sensors(hub))
     added: set[tuple[str, str]] = set()
 
     @callback
@@ -274,12 +283,13 @@ async def async_setup_entry(
                 for description in METER_SENSORS
                 if hub.has_remotes or not description.remote_only
             )
+            entities.extend(lpwan_sensors(hub, meter))
         for record in records:
             description = describe_record(record, meter.device_type)
             if description is None or (meter.subentry_id, record.key) in added:
                 continue
             added.add((meter.subentry_id, record.key))
-            entities.append(OmsRecordSensor(hub, meter, description, record))
+            entities.append(OmsRecordSensor(hub, meter, description, record, words))
         if entities:
             async_add_entities(entities, config_subentry_id=meter.subentry_id)
 
@@ -324,10 +334,16 @@ class OmsRecordSensor(OmsMeterEntity, RestoreSensor):
     entity_description: OmsRecordSensorEntityDescription
 
     def __init__(
-        self, hub: OmsHub, meter: MeterState, description: OmsRecordSensorEntityDescription, record: Record
+        self,
+        hub: OmsHub,
+        meter: MeterState,
+        description: OmsRecordSensorEntityDescription,
+        record: Record,
+        words: Words | None = None,
     ) -> None:
         super().__init__(hub, meter, description, description.key)
-        detail = _detail(record)
+        # "Volume at billing date", "Volume flow, maximum": qualifiers in Home Assistant's language
+        detail = (words or Words()).record_detail(record) if _detail(record) else ""
         placeholders = {"detail": detail} if detail else {}
         if description.translation_key in ("other", "other_detail"):
             placeholders["quantity"] = record.quantity.replace("_", " ")
@@ -349,17 +365,8 @@ class OmsRecordSensor(OmsMeterEntity, RestoreSensor):
         value = record_value(record, self.entity_description)
         if value is None:
             return
-        previous = self._attr_native_value
-        if (
-            self.entity_description.cumulative
-            and isinstance(value, int | float)
-            and isinstance(previous, int | float)
-            and value < previous
-        ):
-            _LOGGER.debug(
-                "%s: ignoring a reading that goes backwards (%s < %s)", self.entity_id, value, previous
-            )
-            return
+        # Totals that go backwards never reach this point unconfirmed: the hub holds them
+        # (plausibility, omslib/trust.py) and takes a lower total only after several telegrams agree.
         self._attr_native_value = value
 
 

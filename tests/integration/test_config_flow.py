@@ -81,7 +81,7 @@ async def start_receiver_flow(hass: HomeAssistant) -> Any:
     """Open the user flow and choose a radio receiver in its menu."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["receiver", "mqtt_receivers", "mbus"]
+    assert result["menu_options"] == ["receiver", "mqtt_receivers", "lpwan", "mbus"]
     return await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "receiver"})
 
 
@@ -97,7 +97,7 @@ async def test_user_replay(hass: HomeAssistant, write_capture: Callable[..., str
     result = await hass.config_entries.flow.async_configure(result["flow_id"], replay_input(device))
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"] == replay_input(device)
-    assert result["title"].startswith("replay of capture0.txt")
+    assert result["title"] == "Replay of capture0.txt"  # friendly: no path, no query
     assert result["result"].unique_id == device
 
 
@@ -355,7 +355,7 @@ async def test_add_heard_meter(hass: HomeAssistant, write_capture: Callable[...,
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {CONF_METER_ID: WATER.id}
     )
-    assert result["step_id"] == "meter"
+    assert result["step_id"] == "meter_unencrypted"  # heard in plaintext: no key field
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], {CONF_NAME: "Garden"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -390,11 +390,11 @@ async def test_add_encrypted_meter_checks_key(hass: HomeAssistant, write_capture
         assert result["errors"] == {CONF_KEY: error}
     result = await hass.config_entries.subentries.async_configure(flow_id, {CONF_KEY: KEY.hex().upper()})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "QDS heat 87654321"
+    assert result["title"] == "Qundis heat 87654321"
     await hass.async_block_till_done()
     (subentry,) = entry.subentries.values()
     assert subentry.data[CONF_KEY] == KEY_HEX
-    assert hass.states.get("sensor.qds_heat_87654321_energy").state == "4200"  # type: ignore[union-attr]
+    assert hass.states.get("sensor.qundis_heat_87654321_energy").state == "4200"  # type: ignore[union-attr]
 
 
 async def test_add_typed_meter(hass: HomeAssistant, write_capture: Callable[..., str]) -> None:

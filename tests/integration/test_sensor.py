@@ -88,7 +88,7 @@ async def test_energy_dashboard_classes(hass: HomeAssistant, write_capture: Call
     assert energy.attributes["device_class"] == SensorDeviceClass.ENERGY
     # historic value (storage 1) and tariff 1 exist but are disabled
     registry = er.async_get(hass)
-    historic = registry.async_get("sensor.kitchen_water_volume_1")
+    historic = registry.async_get("sensor.kitchen_water_volume_at_billing_date")
     assert historic is not None
     assert historic.disabled_by is er.RegistryEntryDisabler.INTEGRATION
 
@@ -99,12 +99,13 @@ async def test_backward_reading_ignored(hass: HomeAssistant, write_capture: Call
     hub = await setup_entry(hass, entry)
     await feed(hass, hub, water_telegram(120000, acc=2))
     assert hass.states.get("sensor.kitchen_water_volume").state == "123.456"  # type: ignore[union-attr]
-    await feed(hass, hub, water_telegram(130000, acc=3))
-    assert hass.states.get("sensor.kitchen_water_volume").state == "130.0"  # type: ignore[union-attr]
-    await feed(hass, hub, water_telegram(140000, acc=4)[:-3])
-    assert hass.states.get("sensor.kitchen_water_volume").state == "130.0"  # type: ignore[union-attr]
+    await feed(hass, hub, water_telegram(124000, acc=3))
+    assert hass.states.get("sensor.kitchen_water_volume").state == "124.0"  # type: ignore[union-attr]
+    await feed(hass, hub, water_telegram(124500, acc=4)[:-3])
+    assert hass.states.get("sensor.kitchen_water_volume").state == "124.0"  # type: ignore[union-attr]
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")  # the last-telegram sensor
 async def test_new_records_and_gas(hass: HomeAssistant, write_capture: Callable[..., str]) -> None:
     """A record that appears later gets its entity then; gas volume is GAS."""
     gas_sub = {
@@ -125,6 +126,7 @@ async def test_new_records_and_gas(hass: HomeAssistant, write_capture: Callable[
     assert state.attributes["device_class"] == SensorDeviceClass.GAS
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")  # the last-telegram sensor
 async def test_restore(
     hass: HomeAssistant, hass_storage: dict[str, Any], write_capture: Callable[..., str]
 ) -> None:

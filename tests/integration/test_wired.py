@@ -16,8 +16,8 @@ from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.data_entry_flow import EVENT_DATA_ENTRY_FLOW_PROGRESSED, FlowResultType, InvalidData
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
@@ -224,7 +224,7 @@ async def test_create_mbus_entry(hass: HomeAssistant, tcp_bus: Bus) -> None:
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"] == {CONF_DEVICE: endpoint.path, CONF_KIND: "mbus", CONF_BAUDRATE: BAUD}
-    assert result["title"] == f"M-Bus master ({endpoint.path})"
+    assert result["title"] == f"M-Bus master on {endpoint.path}"
     assert result["result"].unique_id == endpoint.path
     assert bytes.fromhex("1040fd3d16") in sim.requests  # the test request: SND_NKE to 253
     await settle(hass)
@@ -332,7 +332,7 @@ async def test_scan_primary_and_add(hass: HomeAssistant, bus: Bus) -> None:
     }
     assert result["description_placeholders"] == {"count": "3", "unreadable": "4"}
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], {CONF_ADDRESS: "3"})
-    assert result["step_id"] == "wired_meter"
+    assert result["step_id"] == "wired_meter_unencrypted"
     assert result["description_placeholders"] == {"meter_id": "21000003", "address": "3"}
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], {CONF_NAME: "Cellar"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -354,21 +354,19 @@ async def test_scan_primary_and_add(hass: HomeAssistant, bus: Bus) -> None:
     assert sensor_state(hass, "21000003", "flow_temperature") == "45.6"
     device = find_device(hass, entry.entry_id, (DOMAIN, "21000003"))
     assert device is not None
-    assert device.manufacturer == "DME"
+    assert device.manufacturer == "Diehl Metering GmbH"  # the FLAG code DME, by its company name
     # The next flow offers the rest of the last scan without scanning again
     result = await start_meter_flow(hass, entry.entry_id)
     assert result["menu_options"] == ["found", "scan", "address"]
     result = await choose(hass, result, "found")
     assert set(found_options(result)) == {"1", "2"}
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], {CONF_ADDRESS: "1"})
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_NAME: "", CONF_KEY: "zz"}
-    )
-    assert result["errors"] == {CONF_KEY: "invalid_key"}
-    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {CONF_KEY: "00" * 16})
+    assert result["step_id"] == "wired_meter_unencrypted"  # its reply was plaintext: no key asked
+    assert [str(marker) for marker in result["data_schema"].schema] == [CONF_NAME]
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {CONF_NAME: ""})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "KAM water 10000001"
-    assert result["data"][CONF_KEY] == "00" * 16
+    assert result["title"] == "Kamstrup water 10000001"
+    assert CONF_KEY not in result["data"]
 
 
 @pytest.mark.usefixtures("unload_all")
@@ -391,6 +389,41 @@ async def test_scan_secondary(hass: HomeAssistant, bus: Bus) -> None:
     assert result["data"][CONF_ADDRESS] == "21000003A5110407"
     await settle(hass)
     assert sensor_state(hass, "21000003", "volume") == "3.003"
+
+
+@pytest.mark.usefixtures("unload_all")
+async def test_scan_lists_each_slave_while_it_runs(hass: HomeAssistant, bus: Bus) -> None:
+    _, endpoint = bus
+    entry = mbus_entry(endpoint.path)
+    await setup_mbus(hass, entry)
+    result = await choose(hass, await start_meter_flow(hass, entry.entry_id), "scan")
+    flow_id = result["flow_id"]
+    shown: list[dict[str, str]] = []
+
+    @callback
+    def redrawn(event: Event) -> None:
+        step = hass.config_entries.subentries._progress[flow_id].cur_step
+        if event.data["flow_id"] == flow_id and step and step["type"] is FlowResultType.SHOW_PROGRESS:
+            shown.append(dict(step["description_placeholders"] or {}))
+
+    unsub = hass.bus.async_listen(EVENT_DATA_ENTRY_FLOW_PROGRESSED, redrawn)
+    result = await hass.config_entries.subentries.async_configure(flow_id, {"scan_type": "primary"})
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["description_placeholders"] == {"done": "0", "total": "?", "found": "-"}
+    await hass.async_block_till_done()
+    unsub()
+    result = await hass.config_entries.subentries.async_configure(flow_id)
+    assert result["step_id"] == "found"
+    final = [
+        "- 10000001 · KAM water · primary 1",
+        "- 20000002 · KAM water · primary 2",
+        "- 21000003 · DME water · primary 3",
+        "- primary 4 · cannot be read",
+    ]
+    lists = [placeholders["found"].split("\n") for placeholders in shown]
+    assert lists, "the progress form was never redrawn"
+    assert all(found == final[: len(found)] for found in lists)  # each redraw adds the slaves found since
+    assert any(1 <= len(found) < len(final) for found in lists)  # slaves were listed before the scan ended
 
 
 @pytest.mark.usefixtures("unload_all")
@@ -443,7 +476,7 @@ async def test_add_by_address(hass: HomeAssistant, bus: Bus) -> None:
     assert result["reason"] == "already_configured"
     # Primary address
     result = await submit(" 2 ")
-    assert result["step_id"] == "wired_meter"
+    assert result["step_id"] == "wired_meter_unencrypted"
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], {CONF_NAME: "Two"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_ADDRESS] == 2
@@ -467,6 +500,8 @@ async def test_identify_undecodable_reply(hass: HomeAssistant, bus: Bus) -> None
         with patch.object(master, "read_any", side_effect=NoKeyError("encrypted", header=header)):
             found = await async_identify(master, 1)
         assert (found.meter_id, found.manufacturer, found.device_type) == ("10000001", "KAM", 7)
+        assert found.encrypted is True  # the meter flow asks for its key
+        assert (await async_identify(master, 1)).encrypted is False  # read in plaintext: no key asked
         with (
             patch.object(master, "read_any", side_effect=MalformedError("garbage")),
             pytest.raises(MalformedError),

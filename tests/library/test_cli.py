@@ -93,7 +93,7 @@ class FakeDecoder:
             Record(dib=b"\x0d", vib=b"\xfd\x0e", quantity="firmware_version", value=b"\x01\xab"),
             Record(dib=b"\x05", vib=b"\x5b", quantity="flow_temperature", value=float("nan"), unit="°C"),
         )
-        return Telegram(header=HEADER, records=records, decrypted=True)
+        return Telegram(header=HEADER, records=records, decrypted=True, encrypted_records=len(records))
 
 
 def run(
@@ -171,7 +171,17 @@ def test_json_shape_and_types() -> None:
     assert obj["decrypted"] is True
     assert obj["authenticated"] is False
     rec = obj["records"][0]
-    assert list(rec) == ["quantity", "value", "unit", "storage", "tariff", "subunit", "function", "dif_vif"]
+    assert list(rec) == [
+        "quantity",
+        "value",
+        "unit",
+        "storage",
+        "tariff",
+        "subunit",
+        "function",
+        "dif_vif",
+        "encrypted",
+    ]
     assert rec == {
         "quantity": "volume",
         "value": 12345.678,
@@ -181,7 +191,9 @@ def test_json_shape_and_types() -> None:
         "subunit": 0,
         "function": "instantaneous",
         "dif_vif": "0C13",
+        "encrypted": True,  # inside the decrypted mode-5 blocks
     }
+    assert all(r["encrypted"] is True for r in obj["records"])
     assert obj["records"][1]["dif_vif"] == "02FD17"
     assert obj["records"][2]["value"] == "01AB"  # bytes -> hex
     assert obj["records"][3]["value"] is None  # NaN -> null (valid JSON)

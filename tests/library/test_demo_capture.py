@@ -180,3 +180,52 @@ def test_energy_records_named_in_the_demo_module_exist() -> None:
             continue
         telegram = next(t for _, _, t in _decoded() if t.header.address.id == meter.meter_id)
         assert meter.energy[1] in {r.key for r in telegram.records}
+
+
+def test_smoke_alarm_goes_on_and_off() -> None:
+    """Issue 15 item 4: the smoke detector alarms (status "alarm") for a few minutes, then clears."""
+    states = [
+        (at, telegram.header.status.application if telegram.header.status else None)
+        for at, _, telegram in _decoded()
+        if telegram.header.address.id == "45009120"
+    ]
+    alarm = [at for at, state in states if state == "alarm"]
+    assert len(alarm) >= 3
+    assert states[0][1] == "ok"
+    assert any(state == "ok" and at > max(alarm) for at, state in states)
+    assert all(state in ("ok", "alarm") for _, state in states)
+    others = {
+        telegram.header.status.application
+        for _, _, telegram in _decoded()
+        if telegram.header.status and telegram.header.address.id != "45009120"
+    }
+    assert others == {"ok"}
+
+
+def test_electricity_meter_sends_a_quarter_hour_load_profile() -> None:
+    """Issue 12: the electricity meter sends a 15-minute compact profile (OMS Annex R style) in its
+    first telegram of each quarter hour; consecutive windows agree where they overlap."""
+    seen: dict[str | None, float | int | None] = {}
+    quarters: list[str] = []
+    for _, _, telegram in _decoded():
+        if telegram.header.address.id != "11893502":
+            continue
+        profiles = [r for r in telegram.records if r.series is not None]
+        if not profiles:
+            continue
+        (profile,) = profiles
+        series = profile.series
+        assert series is not None
+        assert (series.kind, series.step, series.unit, series.reason) == ("inverse", "PT15M", "kWh", None)
+        assert len(series.points) == 8
+        base = series.base
+        assert base is not None
+        assert base.time is not None
+        assert isinstance(base.value, float)
+        assert base.value <= _total(telegram, "0C04")
+        quarters.append(base.time)
+        for point in (base, *series.points):
+            assert seen.setdefault(point.time, point.value) == point.value
+    assert len(quarters) >= 24 * 4
+    assert quarters == sorted(set(quarters))
+    assert all(datetime.fromisoformat(q).minute % 15 == 0 for q in quarters)

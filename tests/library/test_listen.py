@@ -339,6 +339,32 @@ async def test_mbus_secondary_scan_and_poll() -> None:
     assert "6 telegrams, 3 meters heard, 2 errors (mbus_checksum 1, mbus_timeout 1)" in result.stderr
 
 
+async def test_mbus_primary_scan_prints_each_slave_as_found_and_progress() -> None:
+    """A full primary scan outlasts --timeout here: the slaves found before it ends are printed anyway."""
+    bus = MbusBus(standard_slaves(), baudrate=38400)
+    async with PtyEndpoint(bus) as endpoint:
+        started = time.monotonic()
+        result = await run(
+            "--receiver", "mbus", "--baud", "38400", "--scan", "primary", "--timeout", "4",
+            "--answer-timeout", "0.05", endpoint.path,
+            within=15.0,
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+    assert result.code == 0, result.stderr
+    assert elapsed < 6
+    assert [x["address"] for x in result.lines] == [1, 2, 3, 4]
+    assert [x["ok"] for x in result.lines] == [True, True, True, False]
+    stderr = result.stderr.splitlines()
+    assert "listen: primary scan started" in stderr
+    found = [stderr.index(f"listen: primary scan: slave at address {n}") for n in (1, 2, 3, 4)]
+    assert found == sorted(found)
+    progress = stderr.index("listen: primary scan: 25/251 addresses, 4 slaves found")
+    assert progress > found[-1]
+    assert not any("scan found" in line for line in stderr)  # stopped by --timeout before the end
+    empty = [req[2] for req in bus.requests if req[1] == 0x40 and req[2] not in (1, 2, 3, 4)]
+    assert empty[:22] == [0, *range(5, 26)]  # one request per empty address
+
+
 async def test_mbus_count_and_usage() -> None:
     bus = MbusBus(standard_slaves(), baudrate=38400)
     async with PtyEndpoint(bus) as endpoint:

@@ -21,6 +21,7 @@ from .datatypes import (
     decode_timepoint,
 )
 from .errors import LengthError, MalformedError
+from .profile import resolve_profiles
 from .record import Function, Record, Value
 from .vif import MAX_VIFE, Vib, resolve, split_plain_text
 
@@ -54,6 +55,8 @@ class Apl:
     """Format signature: CRC-16 of all DIB+VIB bytes (EN 13757-3 §G.5 / OMS Vol2 §4.4)."""
     truncated: int | None = None
     """``parse_apl(..., partial=True)`` only: offset of an incomplete last record that was dropped."""
+    fill: bytes = b""
+    """What follows the last record up to DIF 0F/1F or the end (idle fill 2F, readout marker 7F)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +277,7 @@ _RECORD_FIELDS = (
     "subunit",
     "function",
     "modifiers",
+    "series",
 )
 _RECORDS: dict[bytes, Record] = {}
 _RECORD_CACHE_MAX = 8192
@@ -302,7 +306,7 @@ def _record_builder() -> Callable[[Header, Value], Record]:
             )
 
         return slow
-    s_dib, s_vib, s_qty, s_val, s_unit, s_sto, s_tar, s_sub, s_fun, s_mod = (
+    s_dib, s_vib, s_qty, s_val, s_unit, s_sto, s_tar, s_sub, s_fun, s_mod, s_ser = (
         getattr(Record, name).__set__ for name in _RECORD_FIELDS
     )
     new = object.__new__
@@ -319,6 +323,7 @@ def _record_builder() -> Callable[[Header, Value], Record]:
         s_sub(r, h.subunit)
         s_fun(r, h.function)
         s_mod(r, h.modifiers)
+        s_ser(r, None)  # compact profiles get theirs after the parse (profile.resolve_profiles)
         return r
 
     return fast
@@ -400,6 +405,9 @@ def _parse_apl(buf: bytes, partial: bool) -> Apl:
     headers = _HEADERS
     known = _RECORDS
     truncated: int | None = None
+    containers = False
+    last_end = 0
+    marker = end
     while pos < end:
         dif = buf[pos]
         if dif & 0x0F == 0x0F:
@@ -409,6 +417,10 @@ def _parse_apl(buf: bytes, partial: bool) -> Apl:
             if dif in {15, 31}:
                 more = dif == 0x1F
                 manufacturer = buf[pos + 1 :]
+                marker = pos
+                break
+            if not buf[pos:].strip(b"\xff"):  # FF bytes up to the end: fill some meters send, not data
+                marker = pos
                 break
             raise MalformedError(f"reserved special DIF 0x{dif:02X} at offset {pos}")
         try:
@@ -438,15 +450,19 @@ def _parse_apl(buf: bytes, partial: bool) -> Apl:
                     known[raw] = record
                 records.append(record)
                 keys.append(header.head)
-                pos = stop
+                pos = last_end = stop
                 continue
             value, stop = read_value(buf, p, end, header)
         except LengthError:
             if not partial:
                 raise
-            truncated = pos
+            truncated = marker = pos
             break
         records.append(_record(header, value))
         keys.append(header.head)
-        pos = stop
-    return Apl(tuple(records), more, manufacturer, signature_of(b"".join(keys)), truncated)
+        containers = containers or header.decoder == D_CONTAINER
+        pos = last_end = stop
+    if containers:  # compact profiles (VIFE 13/1E/1F) resolve against the other records
+        resolve_profiles(records)
+    fill = buf[last_end:marker] if last_end < marker else b""
+    return Apl(tuple(records), more, manufacturer, signature_of(b"".join(keys)), truncated, fill)

@@ -1,4 +1,4 @@
-"""Command-line decoder: ``python -m custom_components.oms.omslib.cli decode [...]``.
+"""Command-line decoder: ``python -m omslib.cli decode [...]``, ``oms-decode`` when installed.
 
 Usage (also through ``scripts/decode``)::
 
@@ -30,11 +30,12 @@ import sys
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from .crc import use_fast_table
+from .drivers import DRIVERS
 from .errors import OmsError
 from .keyring import Keyring, parse_key
 
 if TYPE_CHECKING:
-    from .record import Record
+    from .record import Record, Series
     from .telegram import Address, Header, Telegram
 
 JsonObj = dict[str, Any]
@@ -147,7 +148,7 @@ def record_json(rec: Record) -> JsonObj:
         if len(_DIF_VIF) > 4096:
             _DIF_VIF.clear()
         dif_vif = _DIF_VIF[key] = key.hex().upper()
-    return {
+    out: JsonObj = {
         "quantity": rec.quantity,
         "value": value,
         "unit": rec.unit,
@@ -157,6 +158,32 @@ def record_json(rec: Record) -> JsonObj:
         "function": rec.function,
         "dif_vif": dif_vif,
     }
+    if rec.series is not None:  # compact profile (issue 12): the series, and why it is incomplete
+        out.update(series_json(rec.series))
+    return out
+
+
+def series_json(series: Series) -> JsonObj:
+    """A compact profile's ``series`` (time, value, and storage for VIFE 1E) plus its facts."""
+    register = series.kind == "register"
+    points: list[JsonObj] = []
+    for point in series.points:
+        item: JsonObj = {"time": point.time, "value": point.value}
+        if register:
+            item["storage"] = point.storage
+        points.append(item)
+    out: JsonObj = {
+        "series": points,
+        "series_unit": series.unit,
+        "series_step": series.step,
+        "series_kind": series.kind,
+        "series_mode": series.mode,
+    }
+    if series.base is not None:
+        out["series_base"] = {"time": series.base.time, "value": series.base.value}
+    if series.reason is not None:
+        out["series_unresolved"] = {"reason": series.reason, "detail": series.detail}
+    return out
 
 
 def _header_fields(out: JsonObj, header: Header) -> None:
@@ -180,7 +207,11 @@ def telegram_json(tg: Telegram) -> JsonObj:
     _header_fields(out, tg.header)
     out["decrypted"] = tg.decrypted
     out["authenticated"] = tg.authenticated
-    out["records"] = [record_json(r) for r in tg.records]
+    if "driver" in tg.extra:  # a manufacturer driver read (part of) this telegram (omslib/drivers)
+        out["driver"] = tg.extra["driver"]
+    protected = tg.encrypted_records
+    # "encrypted": the record came from the decrypted/authenticated part (Telegram.encrypted_records)
+    out["records"] = [{**record_json(r), "encrypted": i < protected} for i, r in enumerate(tg.records)]
     return out
 
 
@@ -212,31 +243,34 @@ class _Scrubber:
         return text
 
 
-_RECORDS_JSON: dict[int, tuple[tuple[Record, ...], bytes]] = {}
-"""id(records tuple) -> (the tuple, its JSON array body). The decoder hands out the same tuple for
-an APL it has seen before; holding the tuple keeps its id from being reused while cached."""
+_RECORDS_JSON: dict[tuple[int, int], tuple[tuple[Record, ...], bytes]] = {}
+"""(id(records tuple), encrypted_records) -> (the tuple, its JSON array body). The decoder hands out
+the same tuple for an APL it has seen before; holding the tuple keeps its id from being reused."""
+_ENCRYPTED_JSON: dict[bool, bytes] = {True: b',"encrypted":true}', False: b',"encrypted":false}'}
 _RECORD_JSON: dict[int, tuple[Record, bytes]] = {}
 """id(record) -> (the record, its JSON object); records of repeated data bytes are shared objects."""
 
 
-def _records_body(records: tuple[Record, ...]) -> bytes:
-    """The comma-separated JSON objects of ``records`` (without brackets), memoised."""
-    hit = _RECORDS_JSON.get(id(records))
+def _records_body(records: tuple[Record, ...], protected: int) -> bytes:
+    """The comma-separated JSON objects of ``records`` (without brackets), the first ``protected``
+    marked encrypted, memoised."""
+    memo_key = (id(records), protected)
+    hit = _RECORDS_JSON.get(memo_key)
     if hit is not None and hit[0] is records:
         return hit[1]
     one = _RECORD_JSON
     parts = []
-    for rec in records:
+    for i, rec in enumerate(records):
         known = one.get(id(rec))
         if known is None or known[0] is not rec:
             if len(one) >= 8192:
                 one.clear()
             known = one[id(rec)] = (rec, dumps(record_json(rec)))
-        parts.append(known[1])
+        parts.append(known[1][:-1] + _ENCRYPTED_JSON[i < protected])
     body = b",".join(parts)
     if len(_RECORDS_JSON) >= 4096:
         _RECORDS_JSON.clear()
-    _RECORDS_JSON[id(records)] = (records, body)
+    _RECORDS_JSON[memo_key] = (records, body)
     return body
 
 
@@ -266,6 +300,10 @@ def _address_members(addr: Address) -> bytes:
     return members
 
 
+_DRIVERS: dict[object, bytes] = {d.name: b'"' + d.name.encode() + b'"' for d in DRIVERS}
+"""Driver name -> its JSON string (omslib/drivers)."""
+
+
 def telegram_line(tg: Telegram) -> bytes:
     """``dumps(telegram_json(tg))``, byte for byte, without re-serialising what was seen before
     (records and addresses are shared objects; the few per-telegram numbers come from tables)."""
@@ -275,6 +313,7 @@ def telegram_line(tg: Telegram) -> bytes:
     try:
         if type(records) is not tuple:
             raise TypeError
+        driver = tg.extra.get("driver")
         head = b"".join(
             (
                 b'{"ok":true,"error":null,"link":',
@@ -293,12 +332,13 @@ def telegram_line(tg: Telegram) -> bytes:
                 _FLAGS[tg.decrypted],
                 b',"authenticated":',
                 _FLAGS[tg.authenticated],
+                b"" if driver is None else b',"driver":' + _DRIVERS[driver],
                 b',"records":[',
             )
         )
     except (KeyError, TypeError):  # anything unusual: the general path
         return dumps(telegram_json(tg))
-    return head + _records_body(records) + b"]}"
+    return head + _records_body(records, tg.encrypted_records) + b"]}"
 
 
 def decode_line(decoder: _Decoder, raw: bytes, scrub: Callable[[str], str] = str) -> bytes:
@@ -423,12 +463,13 @@ _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 class _Args:
     """The parsed ``decode`` command line."""
 
-    __slots__ = ("explain", "key", "telegrams")
+    __slots__ = ("explain", "frame_format", "key", "telegrams")
 
     def __init__(self, key: list[str], explain: bool, telegrams: list[str]) -> None:
         self.key = key
         self.explain = explain
         self.telegrams = telegrams
+        self.frame_format: str | None = None  # --frame-format goes through argparse
 
 
 def _quick_args(argv: Sequence[str]) -> _Args | None:
@@ -480,9 +521,26 @@ def _build_parser() -> Any:
         "--explain", action="store_true", help="print a byte-by-byte breakdown instead of JSON"
     )
     parser.add_argument(
+        "--frame-format",
+        choices=("A", "B", "none"),
+        help="the input's wM-Bus frame format: A/B with block CRCs, none = CRCs removed (default: detect)",
+    )
+    parser.add_argument(
         "telegrams", nargs="*", metavar="HEX", help="telegrams (default: one per line on stdin)"
     )
     return parser
+
+
+class _FormatDecoder:
+    """A decoder that reads every wM-Bus input in one frame format (``--frame-format``)."""
+
+    def __init__(self, decoder: Any, frame_format: str) -> None:
+        self._decoder = decoder
+        self._format = frame_format
+
+    def decode(self, raw: bytes, /) -> Telegram:
+        telegram: Telegram = self._decoder.decode(raw, self._format)
+        return telegram
 
 
 def _make_decoder(keyring: Keyring) -> _Decoder:
@@ -506,12 +564,15 @@ def run_decode(
         return done.code if isinstance(done.code, int) else 0
     except UsageError as err:
         stderr.write(
-            f"decode: error: {err}\nusage: decode [--key HEX | --key ID=HEX]... [--explain] [HEX ...]\n"
+            f"decode: error: {err}\nusage: decode [--key HEX | --key ID=HEX]... [--explain]"
+            " [--frame-format A|B|none] [HEX ...]\n"
         )
         return 2
     key_bytes = [parse_key(s.rpartition("=")[2]) for s in args.key]
     scrub: Callable[[str], str] = _Scrubber(key_bytes) if key_bytes else str
     decoder = decoder_factory(keyring)
+    if args.frame_format is not None:
+        decoder = _FormatDecoder(decoder, args.frame_format)
     write = stdout.write
     flush = stdout.flush
     explain_mode: bool = args.explain
@@ -575,10 +636,10 @@ def run_decode(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: ``python -m custom_components.oms.omslib.cli decode [...]``."""
+    """Entry point: ``python -m omslib.cli decode [...]`` (``scripts/decode``)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
-        sys.stdout.write("usage: python -m custom_components.oms.omslib.cli decode [--help] ...\n")
+        sys.stdout.write("usage: python -m omslib.cli decode [--help] ...  (or: oms-decode [--help] ...)\n")
         return 0 if args else 2
     if args[0] != "decode":
         sys.stderr.write("cli: unknown command (expected 'decode')\n")
@@ -588,6 +649,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_decode(args[1:], sys.stdin.buffer, sys.stdout.buffer, sys.stderr)
     except BrokenPipeError:
         return 0
+
+
+def decode_command() -> int:
+    """Console entry point ``oms-decode`` of the installed library: ``decode`` without the subcommand word."""
+    return main(["decode", *sys.argv[1:]])
 
 
 if __name__ == "__main__":

@@ -8,11 +8,23 @@ would be a bug.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .afl import AFL_CI, Afl, FragmentBuffer, parse_afl
 from .apl import Apl, msb_first_to_lsb_first, parse_apl
 from .compact import FormatCache, parse_compact
+from .drivers import find_driver, run_driver
 from .ell import ELL_CI, Ell, open_payload, parse_ell
-from .errors import IncompleteError, LengthError, MalformedError, OmsError, UnsupportedError
+from .errors import (
+    CrcError,
+    IncompleteError,
+    IntegrityError,
+    LengthError,
+    MalformedError,
+    OmsError,
+    UnsupportedError,
+    WrongKeyError,
+)
 from .keyring import Keyring
 from .link import DLL_SIZE, FrameFormat, parse_dll, strip_crcs
 from .record import fast_builder
@@ -79,6 +91,9 @@ class Decoder:
         # Bytes after L (RSSI, or the rest of a frame whose L is too short): used only when the
         # configuration field announces more encrypted blocks than L covers (OMS.md §7).
         tail = raw[len(frame) :] if fmt == "none" else b""
+        # No format given and no CRC matched: the bytes are read as a CRC-free frame, which must then
+        # be complete and consistent (README "Frame formats of hex input"), else it is a damaged frame.
+        guessed = frame_format is None and fmt == "none"
         dll = parse_dll(frame)
         pos = DLL_SIZE
         decrypted = False
@@ -104,6 +119,8 @@ class Decoder:
                     )
                     return Telegram(header, (), decrypted=decrypted)
             if frame[pos] == AFL_CI:
+                if guessed and tail:  # never store a fragment of a damaged frame
+                    raise CrcError("the frame's CRCs do not match and it has bytes after its L+1")
                 afl = parse_afl(frame, pos)
                 whole = self.fragments.add(dll.address_bytes, afl, frame[afl.payload_offset :])
                 if whole is None:
@@ -118,6 +135,8 @@ class Decoder:
             tpl = parse_tpl(frame, pos)
         except OmsError as err:
             link_header = Header("wmbus", dll.c_field, dll.address, dll.address, 0)
+            if guessed and tail and isinstance(err, LengthError | MalformedError):
+                err = _not_crc_free(err)
             raise err.with_header(link_header) from None
         config = tpl.config
         mode = config.mode if config else 0
@@ -143,9 +162,15 @@ class Decoder:
             id_bytes = tpl.id_bytes or dll.address_bytes[2:6]
             if tail and config and mode == 5:
                 short = config.blocks * 16 - (len(frame) - tpl.payload_offset)
-                if 0 < short <= len(tail):
+                if 0 < short <= len(tail) and not (guessed and short < len(tail)):
                     frame += tail[:short]
-            return self._finish(header, tpl, frame, tpdu, pos, iv_address, id_bytes, afl, decrypted)
+                    tail = b""
+            if guessed and tail:
+                raise CrcError(
+                    f"the frame's CRCs do not match and it is no CRC-free frame either"
+                    f" ({len(tail)} bytes after the L+1 = {len(frame)} bytes its L field covers)"
+                )
+            return self._finish(header, tpl, frame, tpdu, pos, iv_address, id_bytes, afl, decrypted, guessed)
         except OmsError as err:
             raise err.with_header(header) from None
 
@@ -189,6 +214,24 @@ class Decoder:
     # -- shared -----------------------------------------------------------------
 
     def _finish(
+        self, header: Header, tpl: Tpl, frame: bytes, tpdu: bytes, tpl_offset: int, *rest: Any
+    ) -> Telegram:
+        """The OMS decoding of the transport layer on, through a manufacturer driver when one knows
+        this meter (drivers/)."""
+        driver = find_driver(header, frame, tpl_offset)
+        if driver is None:
+            return self._finish_oms(header, tpl, frame, tpdu, tpl_offset, *rest)
+        return run_driver(
+            driver,
+            header,
+            frame,
+            tpl_offset,
+            tpl.payload_offset,
+            lambda: self._finish_oms(header, tpl, frame, tpdu, tpl_offset, *rest),
+            self.keyring.key_for(header.address.id),
+        )
+
+    def _finish_oms(
         self,
         header: Header,
         tpl: Tpl,
@@ -199,9 +242,17 @@ class Decoder:
         id_bytes: bytes,
         afl: Afl | None,
         decrypted: bool,
+        guessed: bool = False,
     ) -> Telegram:
+        """The security layer and the records. ``decrypted`` True: ELL AES-CTR opened the frame.
+        ``guessed``: a CRC-free reading of a frame whose CRCs did not check out; it must be complete."""
+        ell_decrypted = decrypted
+        encrypted_length = 0
         kind = tpl.payload
         if kind == "unsupported":
+            if ell_decrypted and tpl.ci not in CI_NAMES:
+                # the ELL payload CRC is 16 bits: a wrong key passes it about once in 32,768 tries
+                raise WrongKeyError(f"AES-CTR plaintext starts with the unknown CI 0x{tpl.ci:02X}: wrong key")
             name = CI_NAMES.get(tpl.ci, "unknown CI")
             raise UnsupportedError(f"CI 0x{tpl.ci:02X} ({name}) is not supported")
         payload = frame[tpl.payload_offset :]
@@ -216,6 +267,8 @@ class Decoder:
                 if tpl.access_number is None:
                     raise MalformedError("mode 5 needs a short or long transport header")
                 payload, did = open_mode5(payload, tpl.config, mode5_iv(iv_address, tpl.access_number), key)
+                if did:
+                    encrypted_length = tpl.config.blocks * 16
                 decrypted = decrypted or did
             elif mode == 7:
                 payload = open_mode7(payload, tpl.config, afl, tpdu, id_bytes, key)
@@ -240,12 +293,22 @@ class Decoder:
             if mode and payload[:2] == b"\x2f\x2f":
                 payload = payload[2:]  # the 2F2F check bytes of the decrypted payload
             apl = parse_compact(payload, prefix, self.formats)
+            protected = len(apl.records) if encrypted_length >= len(payload) + 2 else 0
         else:
             # A last record cut by the end of the APL (the frame itself is complete: its length was
             # checked) is a meter quirk: keep the records before it, note where it was dropped.
             if tpl.ci == MSB_FIRST_CI:
                 payload = msb_first_to_lsb_first(payload)
-            apl = parse_apl(payload, partial=True)
+            if encrypted_length and not ell_decrypted:
+                apl, protected = _mode5_apl(payload, encrypted_length, not guessed)
+            else:
+                try:
+                    apl = parse_apl(payload, partial=not guessed)
+                except LengthError as err:
+                    if not guessed:
+                        raise
+                    raise _not_crc_free(err) from None
+                protected = 0
             if apl.truncated is None and self.formats.get(prefix, apl.signature) is None:
                 self.formats.learn(prefix, apl)
         tg = _telegram(
@@ -257,10 +320,44 @@ class Decoder:
             apl.manufacturer_data,
             apl.signature,
             {},
+            len(apl.records) if ell_decrypted or authenticated else protected,
         )
         if apl.truncated is not None:
             tg.extra["truncated"] = apl.truncated
+        if authenticated:
+            # The MAC-protected message counter: receivers use it against replays (OMS Vol2 §9.6.2).
+            config = tpl.config
+            counter = config.counter if config is not None and config.counter is not None else None
+            if counter is None and afl is not None:
+                counter = afl.counter
+            if counter is not None:
+                tg.extra["message_counter"] = counter
         return tg
+
+
+def _not_crc_free(err: OmsError) -> CrcError:
+    """The error for a frame whose CRCs failed and whose CRC-free reading is incomplete."""
+    return CrcError(f"the frame's CRCs do not match and it is no complete CRC-free frame ({err.message})")
+
+
+def _mode5_apl(payload: bytes, encrypted: int, partial: bool) -> tuple[Apl, int]:
+    """The records of a decrypted mode-5 payload, and how many of them lie in its encrypted blocks.
+
+    Mode 5 has no MAC (EN 13757-7 §9.4.3), so the plaintext is checked instead: inside the
+    ``encrypted`` bytes every record must be complete and valid, and only 2F fill (EN 13757-3
+    §6.3.3) may follow the last one; DIF 0F/1F may end the records there. Records after the
+    encrypted blocks (partial encryption) are decoded as usual but not counted.
+    """
+    whole = encrypted >= len(payload)
+    try:
+        inner = parse_apl(payload if whole else payload[:encrypted])
+    except (LengthError, MalformedError) as err:
+        raise IntegrityError(f"decrypted mode 5 data is no valid record list: {err.message}") from None
+    if inner.fill.strip(b"\x2f"):
+        raise IntegrityError("decrypted mode 5 data: bytes other than 2F fill follow the last record")
+    if whole:
+        return inner, len(inner.records)
+    return parse_apl(payload, partial=partial), len(inner.records)
 
 
 _DEFAULT = Decoder()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .apl import FUNCTIONS, Header, read_header, read_value
 from .errors import OmsError
+from .profile import ELEMENT_SIZES, PROFILE_MODIFIERS, describe_control
 
 Line = tuple[int, bytes, str]
 """(offset in the APL, the bytes, what they mean)."""
@@ -94,10 +95,28 @@ def explain_apl(data: bytes | bytearray | memoryview) -> list[Line]:
             out.append((pos, buf[pos:], f"error: {err.message}"))
             return out
         unit = f" {header.unit}" if header.unit and not isinstance(value, (str, bytes)) else ""
+        profile = header.size < 0 and PROFILE_MODIFIERS.intersection(header.modifiers)
+        if profile and isinstance(value, bytes) and len(value) >= 2:
+            out.extend(_profile_lines(p, buf[p:stop], record))
+            pos = stop
+            continue
         shown = value.hex(" ").upper() if isinstance(value, bytes) else repr(value)
         out.append((p, buf[p:stop], f"data: {shown}{unit} ({record})"))
         pos = stop
     return out
+
+
+def _profile_lines(p: int, data: bytes, record: str) -> list[Line]:
+    """A compact profile's data (EN 13757-3 Annex F.2): LVAR, control and spacing bytes, elements."""
+    control, spacing = data[1], data[2]
+    size = ELEMENT_SIZES.get(control & 0x0F, (0, ""))[0]
+    elements = data[3:]
+    count = f"{len(elements) // size} elements" if size else "elements"
+    return [
+        (p, data[:1], f"LVAR: {data[0]} bytes of compact profile ({record})"),
+        (p + 1, data[1:3], describe_control(control, spacing)),
+        (p + 3, elements, f"profile {count} (the series is in the decoded record)"),
+    ]
 
 
 def format_explanation(lines: list[Line]) -> str:

@@ -5,16 +5,19 @@ Usage (also through ``scripts/listen``)::
     listen [--receiver KIND] [--mode t1|c1|c1t1|s1] [--key HEX | --key ID=HEX]...
            [--count N] [--timeout S] [--baud N] [--answer-timeout S]
            [--scan primary|secondary|MASK] [--poll ADDR[,ADDR...]] [--interval S] [--retries N]
+           [--map DEVEUI=METERID[,MEDIUM[,MANUFACTURER[,VERSION]]]]...
            DEVICE
 
 ``KIND`` is ``auto`` (default) or a receiver kind: im871a, iu891a, amber, cul,
-rc1180, rtlwmbus, rtl433, hex, replay, mbus. ``DEVICE`` is a serial port, a URL
+rc1180, rtlwmbus, rtl433, hex, replay, mbus, lpwan. ``DEVICE`` is a serial port, a URL
 (``socket://host:port``, ``rfc2217://…``, ``tcp://host:port`` for line
 receivers), ``-`` (stdin, line receivers), a shell command (rtlwmbus, rtl433)
 or a capture file (replay; ``capture.txt?loop=0&speed=10`` plays it once, ten
 times faster). ``auto`` reads stdin (``-``) as hex lines, a regular file as a
 replay capture, and otherwise probes the port for a known stick (reported on
-stderr).
+stderr). ``lpwan`` reads network-server uplinks (The Things Stack, ChirpStack,
+mioty) from ``-`` (JSON lines) or ``mqtt://host[:port]/topic-filter``; ``--map``
+names the meter behind a DevEUI (see :mod:`.lpwan_listen`).
 
 Prints one JSON object per telegram on stdout, flushed per line: the
 ``scripts/decode`` schema plus ``rssi_dbm``, ``receiver`` (the kind),
@@ -26,10 +29,12 @@ known). Key material is never printed. ``--count N`` stops after N lines;
 ``--timeout S`` stops S seconds after the receiver started.
 
 Wired M-Bus (``--receiver mbus``) needs ``--scan`` and/or ``--poll``: the
-slaves found by the scan are read after those polled; the reads run once, or
-every ``--interval`` seconds. ``--answer-timeout`` is the answer window of
-each request (stick handshakes for the wireless receivers), ``--retries`` the
-extra attempts per request.
+polled slaves are read first, then each slave the scan finds as soon as it is
+found (the scan reports its progress on stderr); the reads run once, or every
+``--interval`` seconds. ``--answer-timeout`` is the answer window of each
+request (stick handshakes for the wireless receivers), ``--retries`` the extra
+attempts per read (a scan asks each address once, and asks the addresses that
+answered garbled once more, with one retry).
 
 A one-line summary goes to stderr at the end (telegrams, meters heard, errors
 by code). Exit status: 0 after ``--count`` lines, ``--timeout`` seconds or the
@@ -90,12 +95,14 @@ from .receivers.replay import ReplayReceiver
 
 JsonObj = dict[str, Any]
 
-KINDS = ("auto", "im871a", "iu891a", "amber", "cul", "rc1180", "rtlwmbus", "rtl433", "hex", "replay", "mbus")
+_WIRELESS = ("auto", "im871a", "iu891a", "amber", "cul", "rc1180", "rtlwmbus", "rtl433", "hex", "replay")
+KINDS = (*_WIRELESS, "mbus", "lpwan")
 STICKS = frozenset({"im871a", "iu891a", "amber", "cul", "rc1180"})
 """Kinds whose hardware is put into a link mode (``--mode`` matters)."""
 USAGE = (
     "usage: listen [--receiver KIND] [--mode t1|c1|c1t1|s1] [--key HEX | --key ID=HEX]... "
-    "[--count N] [--timeout S] [--baud N] [--scan primary|secondary] [--poll ADDR[,ADDR...]] DEVICE\n"
+    "[--count N] [--timeout S] [--baud N] [--scan primary|secondary] [--poll ADDR[,ADDR...]] "
+    "[--map DEVEUI=METERID[,MEDIUM]]... DEVICE\n"
 )
 EXIT_OK = 0
 EXIT_ERROR = 2
@@ -176,6 +183,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--interval", type=_positive_float, metavar="S", help="mbus: repeat reads every S s")
     parser.add_argument("--retries", type=_non_negative_int, metavar="N", help="mbus: retries per request")
+    parser.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="DEVEUI=METERID[,MEDIUM[,MAN[,VERSION]]]",
+        help="lpwan: the meter behind a LoRaWAN DevEUI / mioty EUI (repeatable)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log receiver details to stderr")
     parser.add_argument("device", metavar="DEVICE", help="serial port, URL, '-' (stdin), command or file")
     return parser
@@ -210,11 +224,37 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
             raise UsageError("--poll only applies to --receiver mbus")
     if kind == "replay" and args.baud is not None:
         raise UsageError("--baud does not apply to --receiver replay")
+    args.mapping = _lpwan_mapping(kind, args)
     args.keyring = parse_keys(args.key)
     return args
 
 
+def _lpwan_mapping(kind: str, args: argparse.Namespace) -> dict[str, Any]:
+    """``--map`` specs -> {DevEUI: DeviceMapping}; only with ``--receiver lpwan``."""
+    from .lpwan import parse_mapping
+
+    if kind != "lpwan":
+        if args.map:
+            raise UsageError("--map only applies to --receiver lpwan")
+        return {}
+    for name in ("mode", "baud", "answer_timeout"):
+        if getattr(args, name) is not None:
+            raise UsageError(f"--{name.replace('_', '-')} does not apply to --receiver lpwan")
+    mapping: dict[str, Any] = {}
+    for spec in args.map:
+        try:
+            eui, device = parse_mapping(spec)
+        except ValueError as err:
+            raise UsageError(f"--map: {redact_keys(str(err))}") from None
+        mapping[eui] = device
+    return mapping
+
+
 # --------------------------------------------------------------------------- output
+
+
+SCAN_PROGRESS_EVERY = 25
+"""A progress line on stderr every this many addresses (primary) or searches (secondary) of a scan."""
 
 
 def _plural(n: int, word: str) -> str:
@@ -519,35 +559,77 @@ class _Listen:
         return EXIT_OK
 
     async def _poll(self, master: MbusMaster) -> None:
+        """Read the ``--poll`` slaves, then each slave the scan finds as soon as it is found; repeat."""
         args = self.args
         session = self.session
         targets: list[int | str] = list(args.poll)
-        if args.scan:
-            found = await master.scan(args.scan)
-            self.say(f"{args.scan} scan found {_plural(len(found), 'slave')}")
-            if not found and not targets:
-                raise NoAnswerError(
-                    f"No M-Bus slave answered the {args.scan} scan on {display_device(args.device)} "
-                    f"at {master.baudrate} Bd"
-                )
-            targets += [address for address in found if address not in targets]
-        while not session.done.is_set():
-            for target in targets:
-                try:
-                    reading = await master.read_any(target)
-                except MbusPortError:
-                    raise
-                except (MbusError, OmsError) as err:
-                    session.on_mbus_error(target, err)
-                else:
-                    session.on_reading(reading)
-                if session.done.is_set():
-                    return
-            if args.interval is None:
+        for target in list(targets):
+            if not await self._read(master, target):
                 return
+        if args.scan and not await self._scan(master, targets):
+            return
+        while args.interval is not None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(args.interval):
                     await session.done.wait()
+            for target in targets:
+                if session.done.is_set() or not await self._read(master, target):
+                    return
+
+    async def _read(self, master: MbusMaster, target: int | str) -> bool:
+        """Read one slave and print it (or why it cannot be read); False once the session is done."""
+        try:
+            reading = await master.read_any(target)
+        except MbusPortError:
+            raise
+        except (MbusError, OmsError) as err:
+            self.session.on_mbus_error(target, err)
+        else:
+            self.session.on_reading(reading)
+        return not self.session.done.is_set()
+
+    async def _scan(self, master: MbusMaster, targets: list[int | str]) -> bool:
+        """Scan, printing each slave as it is found and the progress on stderr; False once done."""
+        args = self.args
+        what = args.scan
+        found = 0
+
+        def progress(done: int, total: int) -> None:
+            if total and (done % SCAN_PROGRESS_EVERY == 0 or done == total):
+                self.say(f"{what} scan: {done}/{total} addresses, {_plural(found, 'slave')} found")
+            elif not total and done % SCAN_PROGRESS_EVERY == 0:
+                self.say(f"{what} scan: {done} searches, {_plural(found, 'slave')} found")
+
+        self.say(f"{what} scan started")
+        async for address in master.iter_scan(what, progress=progress):
+            found += 1
+            self.say(f"{what} scan: slave at address {address}")
+            if address in targets:
+                continue
+            targets.append(address)
+            if not await self._read(master, address):
+                return False
+        self.say(f"{what} scan found {_plural(found, 'slave')}")
+        if not found and not targets:
+            shown = display_device(args.device)
+            raise NoAnswerError(f"No M-Bus slave answered the {what} scan on {shown} at {master.baudrate} Bd")
+        return True
+
+    # -- LoRaWAN / mioty network servers ---------------------------------------------
+
+    async def _lpwan(self) -> int:
+        from .lpwan_listen import run_lpwan
+
+        self.session.kind = "lpwan"
+        return await run_lpwan(
+            self.args.device,
+            self.session,
+            self.args.mapping,
+            self.say,
+            self.scrub,
+            stdin_fd=self.stdin_fd,
+            stop_after=self.args.timeout,
+        )
 
     # -- both ------------------------------------------------------------------------
 
@@ -555,6 +637,8 @@ class _Listen:
         try:
             if self.args.receiver == "mbus":
                 code = await self._wired()
+            elif self.args.receiver == "lpwan":
+                code = await self._lpwan()
             else:
                 code = await self._wireless()
         except ReceiverError as err:
