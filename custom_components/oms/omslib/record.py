@@ -97,7 +97,7 @@ def fast_builder[T](cls: type[T]) -> Callable[..., T]:
 
     def build(*values: Any) -> T:
         obj: T = new(cls)
-        for setter, value in zip(setters, values, strict=True):
+        for setter, value in zip(setters, values):  # noqa: B905 - arity is the caller's contract (hot path)
             setter(obj, value)
         return obj
 
