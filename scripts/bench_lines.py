@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from custom_components.oms.omslib.receivers.blocks import add_block_crcs
+from custom_components.oms.omslib.link import add_block_crcs
 from custom_components.oms.omslib.receivers.cul import parse_cul_line
 from custom_components.oms.omslib.receivers.hexlines import parse_hex_line
 from custom_components.oms.omslib.receivers.lines import frame_lines

@@ -9,6 +9,7 @@ from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr
 
 from .const import CONF_DEVICE, DOMAIN, PLATFORMS
+from .heard import forget_heard_meters
 from .hub import OmsConfigEntry, OmsHub
 from .omslib.receivers import ReceiverError
 from .omslib.receivers.base import display_device
@@ -46,7 +47,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: OmsConfigEntry) -> bool
 
 async def async_remove_entry(hass: HomeAssistant, entry: OmsConfigEntry) -> None:
     """Forget the heard meters of a removed receiver."""
-    hass.data.get(f"{DOMAIN}_heard", {}).pop(entry.entry_id, None)
+    forget_heard_meters(hass, entry.entry_id)
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: OmsConfigEntry) -> None:

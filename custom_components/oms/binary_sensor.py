@@ -17,7 +17,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import signal_new_records
 from .entity import OmsMeterEntity
-from .hub import MeterState, OmsConfigEntry
+from .hub import OmsConfigEntry
+from .models import MeterState
 from .omslib.drivers.base import ALARM_PREFIX, ALARMS
 from .omslib.record import Record
 from .receiver_entities import receiver_binary_sensors

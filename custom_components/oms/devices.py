@@ -20,7 +20,8 @@ from .omslib.manufacturers import manufacturer_name
 from .omslib.telegram import Telegram
 
 if TYPE_CHECKING:
-    from .hub import MeterState, OmsHub
+    from .hub import OmsHub
+    from .models import MeterState
 
 FIRMWARE_QUANTITIES = ("firmware_version", "software_version")
 """Records (VIF FD 0E / FD 0F) whose value is the meter's firmware or software version."""

@@ -11,7 +11,8 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 
 from .const import DOMAIN, signal_meter
 from .devices import meter_device_fields
-from .hub import MeterState, OmsHub
+from .hub import OmsHub
+from .models import MeterState
 
 VIA_DEVICE_ID = "via_device_id" in DeviceInfo.__annotations__
 """Newer Home Assistant links a device to its parent by device-registry ID (``via_device`` is deprecated)."""

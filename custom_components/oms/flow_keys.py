@@ -48,7 +48,8 @@ from .const import (
     DOMAIN,
     SUBENTRY_METER,
 )
-from .hub import HeardMeter, OmsHub, meter_title
+from .hub import OmsHub
+from .models import HeardMeter, meter_title
 from .omslib.keyfiles import (
     MAX_FILE_BYTES,
     ImportedKey,
@@ -59,6 +60,7 @@ from .omslib.keyfiles import (
     WrongPasswordError,
     import_keys,
 )
+from .probe import check_key
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -119,8 +121,6 @@ def _verify(heard: HeardMeter | None, key: bytes) -> bool | None:
     """Whether ``key`` opens the meter's last telegram (the add-meter step's check)."""
     if heard is None or not heard.encrypted:
         return None
-    from .config_flow import check_key  # config_flow imports this module
-
     return check_key(heard.raw, key)
 
 

@@ -11,13 +11,16 @@ filter) and, as an option of a local receiver, an MQTT topic filter whose remote
 receivers add to it. The same telegram heard by several of them (or repeated by
 one) within :data:`DEDUP_SECONDS` is decoded once; the later receptions only add
 their receiver to :attr:`MeterState.receivers` and may raise the best RSSI.
+
+Beside it: :mod:`.models` (the data classes), :mod:`.heard` (the heard-meters list),
+:mod:`.meter_trust` (whether a meter takes a telegram), :mod:`.storage` (what is stored) and
+:mod:`.issues` (repair issues). What stays here (over 500 lines) is one entry's state machine:
+receivers' lifecycle, subentry sync and the receive path share its state and signals.
 """
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict, deque
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections import Counter
 from datetime import datetime, timedelta
 import logging
 import time
@@ -26,7 +29,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.storage import Store
@@ -62,7 +65,6 @@ from .const import (
     DOMAIN,
     FAILURES_FOR_ISSUE,
     FAILURES_WINDOW_SECONDS,
-    HEARD_CAP,
     KIND_LPWAN,
     KIND_MBUS,
     KIND_MQTT,
@@ -77,223 +79,39 @@ from .const import (
     signal_reception,
 )
 from .devices import async_meter_identified
+from .heard import HeardMeters, heard_meters_of
+from .issues import (
+    async_backwards_issue,
+    async_clear_decryption_issue,
+    async_decryption_issue,
+    async_shell_command_issue,
+)
 from .lpwan_mqtt import LpwanReceiver, lpwan_mapping
+from .meter_trust import judge_telegram
+from .models import FoundMeter, HeardMeter, MeterState, meter_title
 from .mqtt import MqttReceiver, ReceiverStats
 from .omslib.decoder import Decoder
-from .omslib.devices import device_type_name
+from .omslib.dedup import Deduplicator, DedupResult, telegram_key
 from .omslib.errors import DECRYPTION_ERRORS, OmsError
 from .omslib.frame import Frame
 from .omslib.keyring import Keyring
-from .omslib.manufacturers import manufacturer_brand
-from .omslib.mqtt_payloads import Deduplicator, DedupResult, telegram_key
 from .omslib.receivers import Receiver, ReceiverInfo, create_receiver, replay as _replay
-from .omslib.receivers.mbus_master import parse_address
 from .omslib.record import Record
-from .omslib.telegram import Header, Status, Telegram
+from .omslib.telegram import Telegram
 from .omslib.trust import (
-    RESYNC_TELEGRAMS,
     Freshness,
-    TotalTrack,
-    check_access,
-    check_counter,
-    judge_total,
-    max_per_hour,
 )
+from .omslib.wired import parse_address
 from .poller import MbusPoller
+from .probe import runs_shell
 from .statistics import async_schedule_import as async_schedule_profile_statistics
+from .storage import record_from_json, record_to_json, trust_from_json, trust_to_json
 
 _LOGGER = logging.getLogger(__name__)
 
 type OmsConfigEntry = ConfigEntry[OmsHub]
 
 _ = _replay  # registers the "replay" receiver kind (the package does not import it itself)
-
-RECENT_TELEGRAMS = 5
-"""Raw telegrams kept per heard meter for its device diagnostics."""
-
-DATA_HEARD = f"{DOMAIN}_heard"
-"""hass.data key: heard meters per entry, kept across reloads of the entry."""
-
-
-@dataclass(slots=True)
-class HeardMeter:
-    """A meter in range of the receiver, configured or not."""
-
-    meter_id: str
-    manufacturer: str
-    device_type: int
-    version: int
-    rssi: float | None
-    last_heard: float
-    encrypted: bool
-    raw: bytes = field(repr=False)
-    """The last telegram, for checking a key before it is saved."""
-    count: int = 1
-    recent: deque[tuple[float, float | None, bytes]] = field(
-        default_factory=lambda: deque(maxlen=RECENT_TELEGRAMS), repr=False
-    )
-    """The last few telegrams as (received at, RSSI, raw), newest last (device diagnostics)."""
-
-    @property
-    def medium(self) -> str:
-        return device_type_name(self.device_type)
-
-
-@dataclass(frozen=True, slots=True)
-class FoundMeter:
-    """A slave a bus scan found: its address and, when it could be read, who it is."""
-
-    address: int | str
-    meter_id: str | None = None
-    manufacturer: str | None = None
-    device_type: int | None = None
-    version: int | None = None
-    encrypted: bool | None = None
-    """Whether its reply was encrypted (None: not known)."""
-
-    @property
-    def medium(self) -> str | None:
-        return None if self.device_type is None else device_type_name(self.device_type)
-
-
-@dataclass(slots=True)
-class MeterState:
-    """What the hub knows of one configured meter (one subentry)."""
-
-    meter_id: str
-    subentry_id: str
-    name: str
-    manufacturer: str | None = None
-    device_type: int | None = None
-    version: int | None = None
-    known: dict[str, Record] = field(default_factory=dict)
-    """Every record layout this meter has sent (kept in storage so entities exist after a restart)."""
-    records: dict[str, Record] = field(default_factory=dict)
-    """Records of the last decoded telegram since start, by record key."""
-    status: Status | None = None
-    rssi: float | None = None
-    last_heard: datetime | None = None
-    access_number: int | None = None
-    available: bool = True
-    problem: str | None = None
-    """Code of the decryption failure a repair issue is open for."""
-    dedup: tuple[object, ...] | None = field(default=None, repr=False)
-    dedup_at: float = 0.0
-    address: int | str | None = None
-    """Wired meters: the primary (int) or secondary (16-hex) address it is polled by."""
-    failures: int = 0
-    """Wired meters: failed polls in a row."""
-    receivers: tuple[str, ...] = ()
-    """Receivers that heard the last telegram, first one first."""
-    best_receiver: str | None = None
-    """The receiver that heard the last telegram best (:attr:`rssi` is its RSSI)."""
-    reception: tuple[bytes, float] | None = field(default=None, repr=False)
-    """Link address and de-duplication start of the last telegram (later copies find the meter by it)."""
-    context: Context | None = field(default=None, repr=False)
-    """The cause of the state changes of the last telegram and its copies from other receivers, shared
-    by the meter's entities: Home Assistant links a context and its first event in a reference cycle
-    only the garbage collector frees, so one context per telegram leaves one such cycle, not one per
-    state change."""
-    identity: tuple[str, int, int] | None = None
-    """Manufacturer, version and device type of its first trusted telegram: other ones are not this meter."""
-    freshness: Freshness = field(default_factory=Freshness)
-    """Last accepted message counter / access number (replay protection)."""
-    totals: dict[str, TotalTrack] = field(default_factory=dict)
-    """Accepted value of each meter total, by record key (plausibility)."""
-    max_rate: float | None = None
-    """The user's limit for the main total per hour (m³ or kWh), overriding the medium's default."""
-    rejected: Counter[str] = field(default_factory=Counter)
-    """Telegrams not taken, by reason (unprotected, identity, stale, implausible, backwards)."""
-    decrypt_failures: list[float] = field(default_factory=list)
-    """Times of recent decryption failures (a repair issue needs several)."""
-    layouts: set[int] = field(default_factory=set)
-    """Record layouts (format signatures) of its trusted telegrams: mode 5 has no MAC, so a telegram of
-    a keyed meter with a new layout waits for a second one to confirm it."""
-    pending_layout: int | None = None
-
-    @property
-    def medium(self) -> str | None:
-        return None if self.device_type is None else device_type_name(self.device_type)
-
-
-def _record_to_json(record: Record) -> dict[str, Any]:
-    return {
-        "dib": record.dib.hex(),
-        "vib": record.vib.hex(),
-        "quantity": record.quantity,
-        "unit": record.unit,
-        "storage": record.storage,
-        "tariff": record.tariff,
-        "subunit": record.subunit,
-        "function": record.function,
-        "modifiers": list(record.modifiers),
-        "type": type(record.value).__name__,
-    }
-
-
-def _record_from_json(data: Mapping[str, Any]) -> Record:
-    """A layout-only record (value None, or an empty string for dates) restored from storage."""
-    kind = data.get("type")
-    value: str | bytes | None = "" if kind == "str" else b"" if kind == "bytes" else None
-    return Record(
-        dib=bytes.fromhex(data["dib"]),
-        vib=bytes.fromhex(data["vib"]),
-        quantity=data["quantity"],
-        value=value,
-        unit=data.get("unit"),
-        storage=data.get("storage", 0),
-        tariff=data.get("tariff", 0),
-        subunit=data.get("subunit", 0),
-        function=data.get("function", "instantaneous"),
-        modifiers=tuple(data.get("modifiers", ())),
-    )
-
-
-def issue_id(entry_id: str, meter_id: str) -> str:
-    """Repair issue ID for a meter whose telegrams cannot be decrypted."""
-    return f"decryption_{entry_id}_{meter_id}"
-
-
-def backwards_issue_id(entry_id: str, meter_id: str) -> str:
-    """Repair issue ID for a meter whose total went backwards (replaced or reset)."""
-    return f"backwards_{entry_id}_{meter_id}"
-
-
-MAX_LAYOUTS = 32
-"""Record layouts remembered per meter (meters send a few: short, long, installation telegrams)."""
-TOTAL_QUANTITIES = frozenset({"volume", "energy"})
-"""Record quantities whose current value (storage 0) is a meter total checked for plausibility."""
-
-
-def trust_to_json(meter: MeterState) -> dict[str, Any]:
-    """What replay protection and plausibility must remember of a meter across restarts."""
-    fresh = meter.freshness
-    return {
-        "identity": list(meter.identity) if meter.identity else None,
-        "counter": fresh.counter,
-        "access": fresh.access,
-        "totals": {key: [track.value, track.at] for key, track in meter.totals.items()},
-        "layouts": sorted(meter.layouts),
-    }
-
-
-def trust_from_json(meter: MeterState, data: Mapping[str, Any]) -> None:
-    """Restore :func:`trust_to_json`'s data; anything malformed is dropped, not trusted."""
-    identity = data.get("identity")
-    if isinstance(identity, list) and len(identity) == 3:
-        meter.identity = (str(identity[0]), int(identity[1]), int(identity[2]))
-    counter, access = data.get("counter"), data.get("access")
-    meter.freshness = Freshness(
-        counter if isinstance(counter, int) else None, access if isinstance(access, int) else None
-    )
-    layouts = data.get("layouts")
-    if isinstance(layouts, list):
-        meter.layouts = {layout for layout in layouts if isinstance(layout, int)}
-    totals = data.get("totals")
-    if isinstance(totals, dict):
-        for key, pair in totals.items():
-            if isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int | float) for v in pair):
-                meter.totals[str(key)] = TotalTrack(float(pair[0]), float(pair[1]))
 
 
 def configured_meter_ids(hass: HomeAssistant) -> set[str]:
@@ -316,12 +134,6 @@ def find_device(hass: HomeAssistant, entry_id: str, identifier: tuple[str, str])
     return dev_reg.async_get_device(identifiers={identifier})
 
 
-def meter_title(manufacturer: str | None, medium: str | None, meter_id: str) -> str:
-    """Default name of a meter: "Kamstrup water 12345678" (the company's short name for its FLAG code)."""
-    parts = [manufacturer_brand(manufacturer), medium.replace("_", " ") if medium else None, meter_id]
-    return " ".join(part for part in parts if part)
-
-
 class OmsHub:
     """One receiver and the meters configured on it."""
 
@@ -330,8 +142,7 @@ class OmsHub:
         self.entry = entry
         self.keyring = Keyring()
         self.decoder = Decoder(self.keyring)
-        heard_by_entry: dict[str, OrderedDict[str, HeardMeter]] = hass.data.setdefault(DATA_HEARD, {})
-        self.heard: OrderedDict[str, HeardMeter] = heard_by_entry.setdefault(entry.entry_id, OrderedDict())
+        self.heard: HeardMeters = heard_meters_of(hass, entry.entry_id)
         self.meters: dict[str, MeterState] = {}
         self.receiver: Receiver | None = None
         self.wired = entry.data[CONF_KIND] == KIND_MBUS
@@ -355,6 +166,8 @@ class OmsHub:
         self.entry_data = dict(entry.data)
         self.entry_options = dict(entry.options)
         self._lost = False
+        self._released = False
+        """The receivers are stopped for a while (:meth:`async_release`)."""
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
         self._trust_store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.trust"
@@ -395,6 +208,15 @@ class OmsHub:
         self._trust = dict(await self._trust_store.async_load() or {})
         self.remote_names = [str(name) for name in stored.get("receivers", [])]
         self.async_sync_subentries(initial=True)
+        self.info = await self._async_start_receivers()
+        if not self.wired:
+            self._unsub_timer = async_track_time_interval(
+                self.hass, self._check_availability, timedelta(seconds=AVAILABILITY_CHECK_SECONDS)
+            )
+        return self.info
+
+    async def _async_start_receivers(self) -> ReceiverInfo:
+        """Create and start the entry's receivers, or its wired poller (raises ReceiverError)."""
         data = self.entry.data
         if self.wired:
             self.poller = MbusPoller(
@@ -410,22 +232,55 @@ class OmsHub:
             self.poller.addresses = self._wired_addresses()
             self.receiver = self.poller.receiver
             self.receivers = [self.receiver]
-            self.info = await self.poller.async_start()
+            info = await self.poller.async_start()
             self.connected = True
-            return self.info
+            return info
+        runs = runs_shell(data[CONF_KIND], data[CONF_DEVICE])  # set up before commands were refused
+        async_shell_command_issue(self.hass, self.entry.entry_id, self.entry.title, runs_shell=runs)
         self.receiver = self._create_receiver(data[CONF_KIND], data[CONF_DEVICE])
         self.receivers = [self.receiver]
         topic = self.entry.options.get(CONF_MQTT_TOPIC)
         if topic and data[CONF_KIND] != KIND_MQTT:
             self.receivers.append(self._create_receiver(KIND_MQTT, topic))
-        self.info = await self.receiver.start()
+        info = await self.receiver.start()
         for extra in self.receivers[1:]:
             await extra.start()
         self.connected = True
-        self._unsub_timer = async_track_time_interval(
-            self.hass, self._check_availability, timedelta(seconds=AVAILABILITY_CHECK_SECONDS)
-        )
-        return self.info
+        return info
+
+    async def _async_stop_receivers(self) -> None:
+        if self.poller is not None:
+            await self.poller.async_stop()
+        else:
+            for receiver in reversed(self.receivers):
+                await receiver.stop()
+
+    async def async_release(self) -> None:
+        """Stop the receivers and free the port (the reconfigure flow tests one); see :meth:`async_resume`.
+
+        The entry stays loaded; its meters are unavailable until the receivers run again.
+        """
+        if self._released:
+            return
+        self._released = True
+        await self._async_stop_receivers()
+        self.connected = False
+        self._check_availability()
+
+    async def async_resume(self) -> bool:
+        """Start the receivers again after :meth:`async_release`; False when they cannot start."""
+        if not self._released:
+            return True
+        try:
+            self.info = await self._async_start_receivers()
+        except Exception:  # the caller reloads the entry, which retries and reports as setup does
+            _LOGGER.warning("Receiver %s did not start again", self.entry.title, exc_info=True)
+            await self._async_stop_receivers()  # what did start (as a failed setup does)
+            self.connected = False
+            return False
+        self._released = False
+        self._check_availability()
+        return True
 
     def _create_receiver(self, kind: str, device: str) -> Receiver:
         if kind == KIND_LPWAN:
@@ -459,11 +314,8 @@ class OmsHub:
         if self._unsub_timer is not None:
             self._unsub_timer()
             self._unsub_timer = None
-        if self.poller is not None:
-            await self.poller.async_stop()
-        else:
-            for receiver in reversed(self.receivers):
-                await receiver.stop()
+        if not self._released:
+            await self._async_stop_receivers()
         self.connected = False
         await self._store.async_save(self._stored())
         if self._trust_timer is not None:
@@ -584,7 +436,7 @@ class OmsHub:
                     address=None if address is None else parse_address(address),
                 )
                 for layout in self._layouts.get(meter_id, []):
-                    record = _record_from_json(layout)
+                    record = record_from_json(layout)
                     meter.known[record.key] = record
                 trust_from_json(meter, self._trust.get(meter_id, {}))
                 self.meters[meter_id] = meter
@@ -643,7 +495,7 @@ class OmsHub:
         self._trust_dirty.discard(meter_id)
         if self._trust.pop(meter_id, None) is not None and self._trust_timer is None:
             self._trust_timer = async_call_later(self.hass, TRUST_SAVE_DELAY, self._save_trust)
-        ir.async_delete_issue(self.hass, DOMAIN, issue_id(self.entry.entry_id, meter_id))
+        async_clear_decryption_issue(self.hass, self.entry.entry_id, meter_id)
 
     # -- receive path ------------------------------------------------------------------
 
@@ -722,7 +574,7 @@ class OmsHub:
         header = telegram.header
         if not header.address.id:
             return
-        self._remember(frame, header)
+        self.heard.remember(frame, header)
         meter = self.meters.get(header.address.id.upper())
         if meter is None:
             self._maybe_auto_add(frame, telegram)
@@ -740,137 +592,24 @@ class OmsHub:
     def _trusted_records(
         self, meter: MeterState, frame: Frame, telegram: Telegram
     ) -> tuple[Record, ...] | None:
-        """The records of a telegram the meter's values may take, or None when it is rejected.
-
-        A meter with a key takes only telegrams decrypted or authenticated with it, and only the
-        records that were inside the protected part. The telegram must come from the meter's
-        learned identity, be fresh (message counter or access number) and keep its totals
-        plausible (:mod:`.omslib.trust`).
-        """
-        header = telegram.header
+        """The records of a telegram the meter's values may take, or None when it is rejected
+        (the checks: :func:`.meter_trust.judge_telegram`)."""
         keyed = self.keyring.key_for(meter.meter_id) is not None
-        if keyed and not (telegram.decrypted or telegram.authenticated):
-            # Plaintext under a keyed meter's ID is forged, or a damaged frame misread as plaintext.
+        verdict = judge_telegram(meter, telegram, keyed=keyed, wired=self.wired, at=frame.received_at)
+        if verdict.reason == "unprotected":
             self.errors["unencrypted"] += 1
-            return self._reject(meter, "unprotected", "a telegram not encrypted with its key")
-        records = telegram.records[: telegram.encrypted_records] if keyed else telegram.records
-        address = header.address
-        identity = (address.manufacturer, address.version, address.device_type)
-        if meter.identity is not None and identity != meter.identity:
-            return self._reject(meter, "identity", f"a telegram of another identity {identity}")
-        freshness = meter.freshness
-        saved = (freshness.counter, freshness.access, list(freshness.resync))
-        if not self.wired and not self._fresh(meter, telegram):
-            return self._reject(meter, "stale", f"a stale or replayed telegram (ACC {header.access_number})")
-        layout = telegram.format_signature
-        if (
-            keyed
-            and not telegram.authenticated
-            and layout is not None
-            and meter.layouts
-            and layout not in meter.layouts
-            and meter.pending_layout != layout
-        ):
-            # Garbled mode-5 blocks mostly still read as records, but rarely in a layout the meter uses.
-            meter.pending_layout = layout
-            freshness.counter, freshness.access, freshness.resync = saved
-            return self._reject(meter, "layout", "a record layout it has not sent before (held once)")
-        held = self._judge_totals(meter, records, frame.received_at)
-        if held is not None:
-            freshness.counter, freshness.access, freshness.resync = saved
-            return self._reject(meter, held, "a total it cannot confirm yet")
-        if layout is not None and layout not in meter.layouts and len(meter.layouts) < MAX_LAYOUTS:
-            meter.layouts.add(layout)
-        meter.pending_layout = None
-        meter.identity = identity
-        meter.decrypt_failures.clear()
-        self._trust_changed(meter)
-        return records
+        for record, previous in verdict.rebaselined:
+            async_backwards_issue(self.hass, self.entry.entry_id, meter, record, previous)
+        if verdict.changed:
+            self._trust_changed(meter)
+        if verdict.records is None:
+            self._reject(meter, verdict.reason or "", verdict.what)
+        return verdict.records
 
     @callback
     def _reject(self, meter: MeterState, reason: str, what: str) -> None:
         meter.rejected[reason] += 1
         _LOGGER.debug("Meter %s: ignored %s (%s)", meter.meter_id, what, reason)
-
-    @staticmethod
-    def _fresh(meter: MeterState, telegram: Telegram) -> bool:
-        counter = telegram.extra.get("message_counter")
-        if isinstance(counter, int):
-            return check_counter(meter.freshness, counter)
-        access = telegram.header.access_number
-        return access is None or check_access(meter.freshness, access)
-
-    @callback
-    def _judge_totals(self, meter: MeterState, records: Iterable[Record], at: float) -> str | None:
-        """Check the meter's totals; the reason the telegram is held, or None when all are taken."""
-        device_type = meter.device_type if meter.identity is None else meter.identity[2]
-        trials: dict[str, TotalTrack] = {}
-        held: str | None = None
-        held_keys: list[str] = []
-        rebaselined: list[tuple[Record, float]] = []
-        for record in records:
-            value = record.value
-            if (
-                record.storage
-                or record.function != "instantaneous"
-                or record.quantity not in TOTAL_QUANTITIES
-                or not isinstance(value, int | float)
-            ):
-                continue
-            rate = max_per_hour(device_type, record.unit, meter.max_rate)
-            if rate is None:
-                continue
-            track = meter.totals.get(record.key)
-            if track is None:
-                trials[record.key] = TotalTrack(float(value), at)
-                continue
-            trial = TotalTrack(track.value, track.at, track.pending, list(track.lower))
-            verdict = judge_total(trial, float(value), at, rate)
-            trials[record.key] = trial
-            if verdict in ("pending", "backwards"):
-                held = "implausible" if verdict == "pending" else "backwards"
-                held_keys.append(record.key)
-            elif verdict == "rebaseline":
-                rebaselined.append((record, track.value))
-        if held is not None:
-            for record_key in held_keys:  # only what is held against the totals moves on
-                meter.totals[record_key] = trials[record_key]
-            self._trust_changed(meter)
-            return held
-        meter.totals.update(trials)
-        for record, previous in rebaselined:
-            self._total_went_backwards(meter, record, previous)
-        return None
-
-    @callback
-    def _total_went_backwards(self, meter: MeterState, record: Record, previous: float) -> None:
-        """A lower total confirmed by several telegrams: taken, and the user is told."""
-        _LOGGER.warning(
-            "Meter %s (%s): its %s went back from %s to %s %s in %d telegrams in a row; taken as the "
-            "new total (replaced or reset meter?)",
-            meter.name,
-            meter.meter_id,
-            record.quantity,
-            previous,
-            record.value,
-            record.unit or "",
-            RESYNC_TELEGRAMS,
-        )
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            backwards_issue_id(self.entry.entry_id, meter.meter_id),
-            is_fixable=False,
-            is_persistent=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="total_backwards",
-            translation_placeholders={
-                "meter": meter.name,
-                "meter_id": meter.meter_id,
-                "previous": f"{previous:g} {record.unit or ''}".strip(),
-                "value": f"{record.value!s} {record.unit or ''}".strip(),
-            },
-        )
 
     @callback
     def _on_duplicate(self, link_key: bytes, reception: DedupResult) -> None:
@@ -892,7 +631,7 @@ class OmsHub:
         if header is None or not header.address.id:
             _LOGGER.debug("Undecodable frame (%s): %s", err.code, err.message)
             return
-        self._remember(frame, header, encrypted=isinstance(err, DECRYPTION_ERRORS) or None)
+        self.heard.remember(frame, header, encrypted=isinstance(err, DECRYPTION_ERRORS) or None)
         meter = self.meters.get(header.address.id.upper())
         if meter is None:
             return
@@ -915,53 +654,7 @@ class OmsHub:
         if meter.problem == err.code or len(failures) < FAILURES_FOR_ISSUE:
             return
         meter.problem = err.code
-        _LOGGER.warning(
-            "Meter %s (%s): cannot decrypt its telegrams (%s)", meter.name, meter.meter_id, err.code
-        )
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            issue_id(self.entry.entry_id, meter.meter_id),
-            is_fixable=False,
-            is_persistent=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key=f"decryption_{err.code}",
-            translation_placeholders={
-                "meter": meter.name,
-                "meter_id": meter.meter_id,
-                "receiver": self.entry.title,
-            },
-        )
-
-    @callback
-    def _remember(self, frame: Frame, header: Header, *, encrypted: bool | None = None) -> None:
-        address = header.address
-        meter_id = address.id.upper()
-        heard = self.heard.get(meter_id)
-        is_encrypted = header.encrypted if encrypted is None else encrypted
-        if heard is None:
-            heard = HeardMeter(
-                meter_id=meter_id,
-                manufacturer=address.manufacturer,
-                device_type=address.device_type,
-                version=address.version,
-                rssi=frame.rssi_dbm,
-                last_heard=frame.received_at,
-                encrypted=is_encrypted,
-                raw=frame.raw,
-                count=0,
-            )
-            self.heard[meter_id] = heard
-            while len(self.heard) > HEARD_CAP:
-                self.heard.popitem(last=False)
-        else:
-            self.heard.move_to_end(meter_id)
-        heard.count += 1
-        heard.rssi = frame.rssi_dbm
-        heard.last_heard = frame.received_at
-        heard.encrypted = is_encrypted
-        heard.raw = frame.raw
-        heard.recent.append((frame.received_at, frame.rssi_dbm, frame.raw))
+        async_decryption_issue(self.hass, self.entry.entry_id, self.entry.title, meter, err.code)
 
     @callback
     def _maybe_auto_add(self, frame: Frame, telegram: Telegram) -> None:
@@ -1010,7 +703,7 @@ class OmsHub:
         if meter.problem is not None:
             meter.problem = None
             _LOGGER.info("Meter %s (%s): telegrams decrypt again", meter.name, meter.meter_id)
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id(self.entry.entry_id, meter.meter_id))
+            async_clear_decryption_issue(self.hass, self.entry.entry_id, meter.meter_id)
         address = header.address
         meter.manufacturer = address.manufacturer
         meter.device_type = address.device_type
@@ -1034,7 +727,7 @@ class OmsHub:
                 meter.known[record.key] = record
                 new.append(record)
         if new:
-            self._layouts[meter.meter_id] = [_record_to_json(r) for r in meter.known.values()]
+            self._layouts[meter.meter_id] = [record_to_json(r) for r in meter.known.values()]
             self._schedule_save()
             async_dispatcher_send(self.hass, signal_new_records(self.entry.entry_id), meter, new)
         async_dispatcher_send(self.hass, signal_meter(self.entry.entry_id, meter.meter_id))
@@ -1046,7 +739,4 @@ class OmsHub:
 
     def heard_meters(self, *, min_rssi: float | None = None) -> list[HeardMeter]:
         """Heard meters, strongest signal first (unknown RSSI last)."""
-        meters: Iterable[HeardMeter] = self.heard.values()
-        if min_rssi is not None:
-            meters = (m for m in meters if m.rssi is None or m.rssi >= min_rssi)
-        return sorted(meters, key=lambda m: (m.rssi is None, -(m.rssi or 0.0), m.meter_id))
+        return self.heard.strongest_first(min_rssi=min_rssi)

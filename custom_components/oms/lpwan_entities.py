@@ -19,9 +19,10 @@ from homeassistant.helpers.typing import StateType
 
 from .const import CONF_DEV_EUI
 from .entity import OmsMeterEntity
-from .hub import MeterState, OmsHub
+from .hub import OmsHub
 from .lpwan_mqtt import LpwanDevice, LpwanReceiver
-from .omslib.lpwan import normalize_eui
+from .models import MeterState
+from .omslib.lpwan_uplink import normalize_eui
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -35,16 +35,8 @@ from .const import (
 from .mqtt import MqttReceiver
 from .omslib.errors import OmsError
 from .omslib.frame import Frame
-from .omslib.lpwan import (
-    DeviceMapping,
-    DuplicateUplinkError,
-    LpwanFramer,
-    Network,
-    NotUplinkError,
-    Uplink,
-    normalize_eui,
-    parse_uplink,
-)
+from .omslib.lpwan import DeviceMapping, DuplicateUplinkError, LpwanFramer
+from .omslib.lpwan_uplink import Network, NotUplinkError, Uplink, normalize_eui, parse_uplink
 from .omslib.receivers import FrameCallback, LinkMode, ReceiverInfo, StateCallback
 
 if TYPE_CHECKING:

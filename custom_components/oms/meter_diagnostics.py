@@ -1,6 +1,6 @@
 """Device-level diagnostics: one meter's identity, counters, records and last telegrams (or the receiver's).
 
-The meter's state is dumped field by field (:class:`~.hub.MeterState`), so counters the hub
+The meter's state is dumped field by field (:class:`~.models.MeterState`), so counters the hub
 adds later (replay protection, plausibility…) appear without changes here. AES keys are
 redacted from the subentry; raw telegrams are as received (an encrypted one stays encrypted).
 """
@@ -19,7 +19,8 @@ from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_KEY, CONF_METER_ID, DOMAIN, SUBENTRY_METER
-from .hub import MeterState, OmsHub
+from .hub import OmsHub
+from .models import MeterState
 from .omslib.record import Record
 
 SHOWN_ELSEWHERE = frozenset({"known", "records", "meter_id", "subentry_id", "name"})

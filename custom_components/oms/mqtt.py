@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Final
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
 from .const import KIND_MQTT
-from .omslib.mqtt_payloads import MAX_RECEIVERS_PER_ENTRY, PayloadError, parse_payload, receiver_name
+from .omslib.dedup import MAX_RECEIVERS_PER_ENTRY
+from .omslib.mqtt_payloads import PayloadError, parse_payload, receiver_name
 from .omslib.receivers import (
     FrameCallback,
     LinkMode,

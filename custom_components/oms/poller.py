@@ -1,12 +1,13 @@
 """Polling of a wired M-Bus master on Home Assistant's clock (EN 13757-2/-3).
 
-:class:`MbusPoller` owns an :class:`~.omslib.receivers.mbus_master.MbusMasterReceiver`
+:class:`MbusPoller` owns an :class:`~.omslib.receivers.mbus.MbusMasterReceiver`
 but not its background loop: every ``interval`` one cycle reads all configured
-addresses (:meth:`~.omslib.receivers.mbus_master.MbusMasterReceiver.poll_once`),
+addresses (:meth:`~.omslib.receivers.mbus.MbusMasterReceiver.poll_once`),
 its telegrams go to the hub like radio frames, and the hub learns which
 addresses failed. Cycles never overlap, and scans from the config flow share the
 master's lock, so only one request is ever on the bus. A lost port is reopened
-with capped exponential backoff.
+with capped exponential backoff (the receivers' :class:`~.omslib.receivers.supervisor.Backoff`,
+scheduled on Home Assistant's clock).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from homeassistant.helpers.event import async_call_later, async_track_time_inter
 from .omslib.frame import Frame
 from .omslib.receivers import ReceiverError, ReceiverInfo
 from .omslib.receivers.base import display_device
-from .omslib.receivers.mbus_master import MbusMaster, MbusMasterReceiver, MbusPortError
+from .omslib.receivers.mbus import MbusMasterReceiver
+from .omslib.receivers.mbus_master import MbusMaster, MbusPortError
+from .omslib.receivers.supervisor import Backoff
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -66,7 +69,7 @@ class MbusPoller:
         self._again = False
         self._unsub_interval: CALLBACK_TYPE | None = None
         self._unsub_reconnect: CALLBACK_TYPE | None = None
-        self._delay = RECONNECT_MIN
+        self._backoff = Backoff(RECONNECT_MIN, RECONNECT_MAX)
         self._stopped = False
         self._reconnecting = False
 
@@ -165,12 +168,12 @@ class MbusPoller:
             return
         self._reconnecting = True
         self._on_state(False)
-        self._delay = RECONNECT_MIN
+        self._backoff.reset()
         self._schedule_reconnect()
 
     @callback
     def _schedule_reconnect(self) -> None:
-        self._unsub_reconnect = async_call_later(self.hass, self._delay, self._reconnect)
+        self._unsub_reconnect = async_call_later(self.hass, self._backoff.next_delay(), self._reconnect)
 
     @callback
     def _reconnect(self, _now: datetime) -> None:
@@ -187,7 +190,6 @@ class MbusPoller:
             await self.master.open()
         except ReceiverError as err:
             _LOGGER.debug("M-Bus master on %s: reopen failed: %s", display_device(self.device), err)
-            self._delay = min(self._delay * 2, RECONNECT_MAX)
             self._schedule_reconnect()
             return
         _LOGGER.info("M-Bus master on %s: reconnected", display_device(self.device))

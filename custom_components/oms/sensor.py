@@ -3,6 +3,12 @@
 With remote (MQTT) receivers: each meter's best receiver (and every receiver that heard its
 last telegram), and per remote receiver its telegrams per minute, last telegram and
 unreadable payloads, on the hub's receiver device.
+
+Where the descriptions come from: the fixed sets are tables (:data:`METER_SENSORS`,
+:data:`RECEIVER_SENSORS` here; the receiver's own in :mod:`.receiver_entities`, LoRaWAN / mioty
+in :mod:`.lpwan_entities`, flags and alarms in :mod:`.binary_sensor`); a record's sensor is
+generated from its quantity by :func:`describe_record` with the :data:`QUANTITIES` table, the only
+place that does so.
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, signal_new_receiver, signal_new_records, signal_receivers, signal_reception
 from .entity import OmsMeterEntity
-from .hub import MeterState, OmsConfigEntry, OmsHub
+from .hub import OmsConfigEntry, OmsHub
 from .lpwan_entities import lpwan_sensors
+from .models import MeterState
 from .mqtt import ReceiverStats
 from .names import Words, async_get_words
 from .omslib.drivers.base import ALARM_PREFIX

@@ -22,10 +22,12 @@ import aiohttp
 import pytest
 
 from custom_components.oms.demo import CAPTURE, HOUSEHOLD, NEIGHBOURS
+from tests.mqtt_broker import Broker
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import lpwan_demo  # noqa: E402
 import provision  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -204,6 +206,45 @@ async def test_develop_demo_end_to_end(hass_server: tuple[str, subprocess.Popen[
         assert changes[entity_id]["change"] >= 0, (entity_id, changes[entity_id])
     assert proc.poll() is None
     # Nothing of ours warns, on this and on the newest release (deprecations show up here first).
+    assert _our_warnings(log) == []
+
+
+async def test_develop_lorawan_demo(
+    hass_server: tuple[str, subprocess.Popen[bytes], Path], mosquitto: Broker
+) -> None:
+    """Issue 13: with a broker, the demo adds the MQTT integration, a LoRaWAN receiver and the demo meter.
+
+    Everything through the flows a user would use; then ``scripts/lpwan_demo``'s uplinks (The Things
+    Stack format) become the meter's volume. Without the household (that is the test above).
+    """
+    base, proc, log = hass_server
+    broker = (mosquitto.host, mosquitto.port)
+    try:
+        await provision.wait_for_api(base, 90, alive=lambda: proc.poll() is None)
+        done = await provision.provision(base, meters=(), energy=False, within=60, mqtt=broker)
+        again = await provision.provision(base, meters=(), energy=False, within=30, mqtt=broker)
+    except provision.ProvisionError as err:
+        pytest.fail(f"{err}\n--- hass log ---\n{_tail(log)}")
+    assert done.lpwan_entry_id not in (None, done.entry_id)
+    assert (again.entry_id, again.lpwan_entry_id) == (done.entry_id, done.lpwan_entry_id)
+    assert again.lpwan_subentry_id == done.lpwan_subentry_id is not None
+
+    url = f"mqtt://{mosquitto.host}:{mosquitto.port}"
+    argv = ["--network", "tts", "--count", "2", "--interval", "1", url]
+    assert await asyncio.to_thread(lpwan_demo.main, argv) == 0
+    async with aiohttp.ClientSession() as session:
+        api = provision.Api(session, base, done.access_token)
+        try:
+            volume = f"{lpwan_demo.METER_ID}_0413"  # DIF 04, VIF 13: volume in litres
+            entity_id = (await provision.wait_for_entities(api, [volume], 30))[volume]
+            await provision.wait_for_states(api, [entity_id], 30)
+            state = await api.rest("GET", f"/api/states/{entity_id}")
+            entries = await api.rest("GET", "/api/config/config_entries/entry")
+        finally:
+            await api.close()
+    assert 12.001 <= float(state["state"]) <= 12.006, state  # lpwan_demo: 12 m³ plus 1-3 litres an uplink
+    assert state["attributes"]["unit_of_measurement"] == "m³"
+    assert {e["domain"] for e in entries if e["state"] == "loaded"} >= {"mqtt", "oms"}
     assert _our_warnings(log) == []
 
 

@@ -15,7 +15,6 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 import pytest
 
-from custom_components.oms.config_flow import check_key
 from custom_components.oms.const import (
     CONF_AUTO_ADD,
     CONF_AVAILABLE_HOURS,
@@ -37,6 +36,8 @@ from custom_components.oms.omslib.receivers import (
     UnsupportedModeError,
     WrongDeviceError,
 )
+from custom_components.oms.omslib.receivers.rtl433 import Rtl433Receiver
+from custom_components.oms.probe import check_key
 from tests.sims.endpoint import PtyEndpoint, TcpEndpoint
 from tests.sims.im871a import Im871aSim
 
@@ -185,18 +186,53 @@ async def test_user_missing_file(hass: HomeAssistant, tmp_path: Path) -> None:
     assert result["errors"] == {"base": "cannot_open"}
 
 
-async def test_user_shell_command_only_for_sdr_pipelines(hass: HomeAssistant) -> None:
-    """A ``cmd:`` device string runs a shell command: refused for every kind but rtl_wmbus / rtl_433."""
+async def test_user_shell_commands_are_refused(hass: HomeAssistant) -> None:
+    """No device string typed into the UI runs a shell: ``cmd:`` for any kind, pipelines for SDR kinds."""
     result = await start_receiver_flow(hass)
-    for kind in ("hex", "auto", "im871a"):
+    for kind, device in [
+        ("hex", "cmd:touch /tmp/oms-x"),
+        ("auto", "cmd:touch /tmp/oms-x"),
+        ("im871a", "cmd:touch /tmp/oms-x"),
+        ("rtlwmbus", "cmd:exit 3"),
+        ("rtl433", "cmd:rtl_433 -F json"),
+        ("rtlwmbus", "rtl_sdr - | rtl_wmbus"),
+        ("rtl433", "rtl_433 -F json"),
+    ]:
         result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {CONF_DEVICE: "cmd:touch /tmp/oms-x", CONF_KIND: kind, CONF_LINK_MODE: "c1t1"}
+            result["flow_id"], {CONF_DEVICE: device, CONF_KIND: kind, CONF_LINK_MODE: "c1t1"}
         )
-        assert result["errors"] == {"base": "command_not_allowed"}
+        assert result["errors"] == {"base": "command_not_allowed"}, (kind, device)
+
+
+async def test_user_sdr_settings_become_arguments(hass: HomeAssistant, tmp_path: Path) -> None:
+    """``sdr``: program, frequency, gain and dongle are fields; the program runs with them as arguments."""
+    program = tmp_path / "rtl_433"
+    program.write_text("#!/bin/sh\nexec sleep 5\n")
+    program.chmod(0o755)
+    result = await start_receiver_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_DEVICE: "cmd:exit 3", CONF_KIND: "rtlwmbus", CONF_LINK_MODE: "c1t1"}
+        result["flow_id"], {CONF_DEVICE: "sdr", CONF_KIND: "rtl433", CONF_LINK_MODE: "c1t1"}
     )
-    assert result["errors"] != {"base": "command_not_allowed"}
+    assert result["step_id"] == "sdr"
+    assert set(result["data_schema"].schema) == {"program", "frequency", "gain", "device_index"}
+    fields = {"program": "/bin/sh", "frequency": 868.3, "gain": 20, "device_index": 1}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], fields)
+    assert result["errors"] == {"program": "invalid_program"}  # only the receiver type's own program
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], fields | {"program": "rtl_433"}
+    )
+    assert result["errors"] == {"base": "cannot_open"}  # not installed here
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], fields | {"program": str(program)}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "rtl_433 (SDR)"
+    device = result["data"][CONF_DEVICE]
+    assert device.startswith("sdr:?")
+    assert result["data"][CONF_KIND] == "rtl433"
+    assert Rtl433Receiver.source_of(device).argv == (
+        (str(program), "-d", "1", "-f", "868300000", "-s", "1200k", "-F", "json", "-g", "20"),
+    )
 
 
 async def test_user_dev_path(hass: HomeAssistant) -> None:
@@ -220,7 +256,7 @@ async def test_user_auto_no_answer(hass: HomeAssistant, stick: tuple[Im871aSim, 
 async def test_user_detected_kind_without_driver(
     hass: HomeAssistant, write_capture: Callable[..., str]
 ) -> None:
-    with patch("custom_components.oms.config_flow.detect", return_value=ReceiverInfo(kind="mystery")):
+    with patch("custom_components.oms.probe.detect", return_value=ReceiverInfo(kind="mystery")):
         result = await start_receiver_flow(hass)
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], replay_input(write_capture(water_telegram()), "auto")
@@ -264,7 +300,7 @@ async def test_usb_discovery(hass: HomeAssistant, stick: tuple[Im871aSim, str]) 
 
 async def test_reconfigure(hass: HomeAssistant, write_capture: Callable[..., str], tmp_path: Path) -> None:
     entry = make_entry(write_capture(water_telegram()))
-    await setup_entry(hass, entry)
+    hub = await setup_entry(hass, entry)
     result = await entry.start_reconfigure_flow(hass)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reconfigure"
@@ -274,6 +310,9 @@ async def test_reconfigure(hass: HomeAssistant, write_capture: Callable[..., str
     assert result["errors"] == {"base": "cannot_open"}
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
+    # the hub let the port go for the test and runs on: not unloaded, not reloaded
+    assert entry.runtime_data is hub
+    assert hub.connected
     new_device = write_capture(heat_telegram())
     result = await hass.config_entries.flow.async_configure(result["flow_id"], replay_input(new_device))
     assert result["type"] is FlowResultType.ABORT
@@ -282,6 +321,49 @@ async def test_reconfigure(hass: HomeAssistant, write_capture: Callable[..., str
     assert entry.data[CONF_DEVICE] == new_device
     assert entry.unique_id == new_device
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_reconfigure_to_an_sdr(
+    hass: HomeAssistant, write_capture: Callable[..., str], tmp_path: Path
+) -> None:
+    """Reconfigure asks an SDR's settings in the ``sdr`` step too; the running hub only lends its port."""
+    program = tmp_path / "rtl_wmbus"
+    program.write_text("#!/bin/sh\nexec sleep 30\n")
+    program.chmod(0o755)
+    (tmp_path / "rtl_sdr").symlink_to(program)
+    entry = make_entry(write_capture(water_telegram()))
+    await setup_entry(hass, entry)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_DEVICE: "default", CONF_KIND: "rtlwmbus", CONF_LINK_MODE: "c1t1"}
+    )
+    assert result["step_id"] == "sdr"
+    fields = {"program": str(program), "frequency": 868.95, "device_index": 0}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], fields)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_KIND] == "rtlwmbus"
+    assert entry.data[CONF_DEVICE].startswith("sdr:?")
+    assert entry.state is ConfigEntryState.LOADED
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reconfigure_reloads_a_receiver_that_cannot_start_again(
+    hass: HomeAssistant, write_capture: Callable[..., str], tmp_path: Path
+) -> None:
+    """The port was lent for a failed test and the receiver cannot take it back: the entry is reloaded."""
+    device = write_capture(water_telegram())
+    entry = make_entry(device)
+    await setup_entry(hass, entry)
+    os.remove(device.partition("?")[0])  # its own capture is gone: it cannot start again
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], replay_input(str(tmp_path / "missing.txt"))
+    )
+    assert result["errors"] == {"base": "cannot_open"}
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
 
 
 async def test_reconfigure_to_other_entrys_receiver(

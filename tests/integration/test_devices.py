@@ -16,7 +16,8 @@ from custom_components.oms.const import (
     DOMAIN,
 )
 from custom_components.oms.devices import meter_model
-from custom_components.oms.hub import find_device, meter_title
+from custom_components.oms.hub import find_device
+from custom_components.oms.models import meter_title
 from tests import encoder as enc
 
 from .conftest import (

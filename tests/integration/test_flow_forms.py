@@ -13,7 +13,6 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 import voluptuous as vol
 
-from custom_components.oms.config_flow import DEMO_TITLE, REMOVE_KEY, _async_title
 from custom_components.oms.const import (
     CONF_DEVICE,
     CONF_KEY,
@@ -25,6 +24,8 @@ from custom_components.oms.const import (
     SUBENTRY_METER,
 )
 from custom_components.oms.demo import CAPTURE
+from custom_components.oms.flow_meter import REMOVE_KEY
+from custom_components.oms.flow_receiver import DEMO_TITLE, async_receiver_title
 from custom_components.oms.omslib.receivers import ReceiverInfo
 
 from .conftest import (
@@ -171,17 +172,20 @@ async def test_demo_receiver_title_and_device_name(hass: HomeAssistant) -> None:
 
 async def test_friendly_titles(hass: HomeAssistant) -> None:
     stick = ReceiverInfo(kind="im871a", model="iM871A")
-    assert await _async_title(hass, stick, "im871a", "/dev/ttyUSB0") == "iM871A on /dev/ttyUSB0"
-    with patch("custom_components.oms.config_flow.os.path.realpath", return_value="/dev/ttyUSB1"):
+    assert await async_receiver_title(hass, stick, "im871a", "/dev/ttyUSB0") == "iM871A on /dev/ttyUSB0"
+    with patch("custom_components.oms.flow_receiver.os.path.realpath", return_value="/dev/ttyUSB1"):
         by_id = "/dev/serial/by-id/usb-IMST_GmbH_iM871A-USB_0001-if00-port0"
-        assert await _async_title(hass, stick, "im871a", by_id) == "iM871A on /dev/ttyUSB1"
+        assert await async_receiver_title(hass, stick, "im871a", by_id) == "iM871A on /dev/ttyUSB1"
     gateway = ReceiverInfo(kind="mbus", model="M-Bus master")
-    assert await _async_title(hass, gateway, "mbus", "socket://10.0.0.5:10001") == (
+    assert await async_receiver_title(hass, gateway, "mbus", "socket://10.0.0.5:10001") == (
         "M-Bus master on socket://10.0.0.5:10001"
     )
     assert (
-        await _async_title(hass, stick, "im871a", "rfc2217://host:1?token=x")
+        await async_receiver_title(hass, stick, "im871a", "rfc2217://host:1?token=x")
         == "iM871A on rfc2217://host:1?…"
     )
     replay = ReceiverInfo(kind="replay", model="replay of capture.txt")
-    assert await _async_title(hass, replay, "replay", "/tmp/x/capture.txt?rate=5") == "Replay of capture.txt"
+    assert (
+        await async_receiver_title(hass, replay, "replay", "/tmp/x/capture.txt?rate=5")
+        == "Replay of capture.txt"
+    )

@@ -12,9 +12,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
 import pytest
 
-from custom_components.oms import hub as hub_module
+from custom_components.oms import heard as heard_module
 from custom_components.oms.const import CONF_KEY, DOMAIN
-from custom_components.oms.hub import find_device, issue_id
+from custom_components.oms.hub import find_device
+from custom_components.oms.issues import issue_id
 from tests import encoder as enc
 
 from .conftest import (
@@ -106,7 +107,7 @@ async def test_duplicates_and_garbage(hass: HomeAssistant, write_capture: Callab
 async def test_heard_meters_are_bounded(
     hass: HomeAssistant, write_capture: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hub_module, "HEARD_CAP", 2)
+    monkeypatch.setattr(heard_module, "HEARD_CAP", 2)
     entry = make_entry(write_capture(water_telegram(), heat_telegram(), gas_telegram()))
     hub = await setup_entry(hass, entry)
     assert list(hub.heard) == [HEAT.id, GAS.id]
@@ -241,10 +242,10 @@ async def setup_entry_added(hass: HomeAssistant, entry: object) -> None:
 async def test_remove_entry_forgets_heard(hass: HomeAssistant, write_capture: Callable[..., str]) -> None:
     entry = make_entry(write_capture(water_telegram()))
     await setup_entry(hass, entry)
-    assert hass.data[hub_module.DATA_HEARD][entry.entry_id]
+    assert hass.data[heard_module.DATA_HEARD][entry.entry_id]
     assert await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
-    assert entry.entry_id not in hass.data[hub_module.DATA_HEARD]
+    assert entry.entry_id not in hass.data[heard_module.DATA_HEARD]
 
 
 async def test_plaintext_under_a_keyed_meter_id_is_ignored(
@@ -259,3 +260,34 @@ async def test_plaintext_under_a_keyed_meter_id_is_ignored(
     assert hub.errors["unencrypted"] == 1
     await feed(hass, hub, heat_telegram(energy=4201, acc=3))
     assert hass.states.get("sensor.heat_energy").state == "4201"  # type: ignore[union-attr]
+
+
+async def test_a_shell_command_set_up_before_runs_on_with_a_repair_issue(
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry, write_capture: Callable[..., str]
+) -> None:
+    """An SDR receiver whose device is a shell command (typed before the UI refused them) keeps running,
+    and a repair issue asks for its settings instead; a replay receiver raises none."""
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+    from custom_components.oms.const import CONF_DEVICE, CONF_KIND, CONF_LINK_MODE
+    from custom_components.oms.issues import shell_command_issue_id
+
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="SDR",
+        data={CONF_DEVICE: "cmd:exec sleep 30", CONF_KIND: "rtlwmbus", CONF_LINK_MODE: "c1t1"},
+        version=1,
+        minor_version=1,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    issue = issue_registry.async_get_issue(DOMAIN, shell_command_issue_id(entry.entry_id))
+    assert issue is not None
+    assert issue.translation_key == "shell_command"
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    replay = make_entry(write_capture(water_telegram()))
+    await setup_entry(hass, replay)
+    assert issue_registry.async_get_issue(DOMAIN, shell_command_issue_id(replay.entry_id)) is None

@@ -28,7 +28,7 @@ from custom_components.oms.const import (
     SUBENTRY_METER,
 )
 from custom_components.oms.flow_keys import SUBENTRY_KEY_IMPORT
-from custom_components.oms.hub import meter_title
+from custom_components.oms.models import meter_title
 from tests.keyfiles import Meter, encrypt_kem, kem2_xml, kem_xml, spaced, wmbusmeters_file, zip_kem
 
 from .conftest import (

@@ -13,7 +13,8 @@ from homeassistant.helpers import issue_registry as ir
 import pytest
 
 from custom_components.oms.const import CONF_KEY, CONF_MAX_RATE, DOMAIN
-from custom_components.oms.hub import OmsHub, backwards_issue_id, issue_id
+from custom_components.oms.hub import OmsHub
+from custom_components.oms.issues import backwards_issue_id, issue_id
 from custom_components.oms.omslib.frame import Frame
 from tests import encoder as enc
 

@@ -19,11 +19,11 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import EVENT_DATA_ENTRY_FLOW_PROGRESSED, FlowResultType, InvalidData
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.oms.config_flow import async_identify
 from custom_components.oms.const import (
     CONF_ADDRESS,
     CONF_BAUDRATE,
@@ -49,6 +49,7 @@ from custom_components.oms.omslib.receivers.mbus_master import (
     MeterReading,
 )
 from custom_components.oms.poller import MASTER_OPTIONS
+from custom_components.oms.probe import async_identify
 from tests.sims.endpoint import PtyEndpoint, TcpEndpoint
 from tests.sims.sim_mbus import MbusBus, energy_kwh, standard_slaves, volume_litres
 
@@ -56,7 +57,7 @@ BAUD = 38400
 """The simulated bus runs fast; every request's answer window is short."""
 FAST = {"timeout": 0.25, "retries": 2, "pause": 0.0, "settle": 0.03}
 SECONDARIES = {"100000012D2C0107", "200000022D2C0107", "21000003A5110407", "300000042D2C0107"}
-IDENTIFY = "custom_components.oms.config_flow.async_identify"
+IDENTIFY = "custom_components.oms.probe.async_identify"
 
 type Bus = tuple[MbusBus, PtyEndpoint | TcpEndpoint]
 
@@ -77,9 +78,25 @@ def fast_bus() -> Generator[None]:
     """Short answer windows, and scans without retries of primary addresses 0-7 only."""
     with (
         patch.dict(MASTER_OPTIONS, FAST),
-        patch("custom_components.oms.config_flow.PRIMARY_SCAN_RANGE", range(8)),
-        patch("custom_components.oms.config_flow.SCAN_RETRIES", 0),
+        patch("custom_components.oms.probe.PRIMARY_SCAN_RANGE", range(8)),
+        patch("custom_components.oms.probe.SCAN_RETRIES", 0),
     ):
+        yield
+
+
+POLLS_STARTED = "test_wired_polls_started"
+"""hass.data key: the event loop's time when the poller last started its poll interval."""
+
+
+@pytest.fixture(autouse=True)
+def poll_clock(hass: HomeAssistant) -> Generator[None]:
+    """Note when the poll interval starts, so :func:`poll_later` counts from it, not from the wall clock."""
+
+    def track(hass: HomeAssistant, *args: Any, **kwargs: Any) -> Any:
+        hass.data[POLLS_STARTED] = hass.loop.time()
+        return async_track_time_interval(hass, *args, **kwargs)
+
+    with patch("custom_components.oms.poller.async_track_time_interval", track):
         yield
 
 
@@ -158,7 +175,13 @@ async def setup_mbus(hass: HomeAssistant, entry: MockConfigEntry) -> OmsHub:
 
 
 async def poll_later(hass: HomeAssistant, seconds: float) -> None:
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
+    """Run what is due ``seconds`` after the poll interval started (however long the test took so far).
+
+    Timers are due by the event loop's clock; the target is taken from the interval's start, so
+    a slow machine neither fires a poll early (299 s) nor misses one (301 s).
+    """
+    ahead = hass.data[POLLS_STARTED] + seconds - hass.loop.time()
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=ahead))
     await settle(hass)
 
 
@@ -244,12 +267,12 @@ async def test_create_mbus_entry_errors(hass: HomeAssistant, tmp_path: Any) -> N
     result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "cannot_open"}
-    with patch("custom_components.oms.config_flow.async_test_mbus", side_effect=RuntimeError("boom")):
+    with patch("custom_components.oms.probe.async_test_mbus", side_effect=RuntimeError("boom")):
         result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
     assert result["errors"] == {"base": "unknown"}
     # Garbled answers: the port works, the bus is busy; the master is set up anyway.
     with (
-        patch("custom_components.oms.config_flow.async_test_mbus", side_effect=MbusCollision("garbled")),
+        patch("custom_components.oms.probe.async_test_mbus", side_effect=MbusCollision("garbled")),
         patch("custom_components.oms.async_setup_entry", return_value=True),
     ):
         result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
@@ -261,7 +284,7 @@ async def test_create_mbus_entry_errors(hass: HomeAssistant, tmp_path: Any) -> N
 async def test_reconfigure_mbus(hass: HomeAssistant, tcp_bus: Bus, tmp_path: Any) -> None:
     _, endpoint = tcp_bus
     entry = mbus_entry(endpoint.path, [METER_1])
-    await setup_mbus(hass, entry)
+    hub = await setup_mbus(hass, entry)
     result = await entry.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure"
     assert set(result["data_schema"].schema) == {CONF_DEVICE, CONF_BAUDRATE}
@@ -272,6 +295,10 @@ async def test_reconfigure_mbus(hass: HomeAssistant, tcp_bus: Bus, tmp_path: Any
     assert result["errors"] == {"base": "cannot_open"}
     await settle(hass)
     assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data is hub  # released for the test, then resumed: not reloaded
+    assert hub.connected
+    assert hub.poller is not None
+    assert hub.poller.master.is_open
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_DEVICE: endpoint.path, CONF_BAUDRATE: "2400"}
     )
@@ -431,12 +458,12 @@ async def test_scan_finds_nothing_new(hass: HomeAssistant, bus: Bus) -> None:
     _, endpoint = bus
     entry = mbus_entry(endpoint.path)
     await setup_mbus(hass, entry)
-    with patch("custom_components.oms.config_flow.PRIMARY_SCAN_RANGE", range(4, 8)):
+    with patch("custom_components.oms.probe.PRIMARY_SCAN_RANGE", range(4, 8)):
         result = await run_scan(hass, entry.entry_id, "primary")
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "no_meters_found"
     assert result["description_placeholders"] == {"count": "1", "unreadable": "4"}
-    with patch("custom_components.oms.config_flow.PRIMARY_SCAN_RANGE", range(5, 8)):
+    with patch("custom_components.oms.probe.PRIMARY_SCAN_RANGE", range(5, 8)):
         result = await run_scan(hass, entry.entry_id, "primary")
     assert result["description_placeholders"] == {"count": "0", "unreadable": "-"}
 
@@ -593,7 +620,7 @@ async def test_bus_lost_and_back(hass: HomeAssistant, bus: Bus) -> None:
     hub = await setup_mbus(hass, entry)
     assert sensor_state(hass, "10000001", "volume") == "1.001"
     await endpoint.hangup()
-    async with asyncio.timeout(3):
+    async with asyncio.timeout(10):  # a bound, not a wait: the hangup is noticed in milliseconds
         while hub.connected:  # noqa: ASYNC110 - the port notices the hangup on its own
             await asyncio.sleep(0.01)
     assert sensor_state(hass, "10000001", "volume") == STATE_UNAVAILABLE

@@ -12,7 +12,7 @@ import pytest
 from custom_components.oms.omslib.apl import Apl, parse_apl, read_header
 from custom_components.oms.omslib.crc import crc16
 from custom_components.oms.omslib.errors import LengthError, MalformedError, OmsError
-from custom_components.oms.omslib.explain import explain_apl, format_explanation
+from custom_components.oms.omslib.explain import apl_lines, format_lines
 from custom_components.oms.omslib.record import Record
 
 from ._oms_vectors import by_id, scoped
@@ -334,17 +334,17 @@ def test_corpus_lvar_text_matches_wmbusmeters_convention() -> None:
 
 def test_explain_groups_every_byte() -> None:
     data = bytes.fromhex("2F 8C0413754406 00 02FC03485225 74D411 0F AB".replace(" ", ""))
-    lines = explain_apl(data)
+    lines = apl_lines(data)
     assert b"".join(chunk for _, chunk, _ in lines) == data
     assert [offset for offset, _, _ in lines] == [0, 1, 2, 3, 4, 8, 9, 15, 17, 18]
     assert "64.475 m³" in lines[4][2]
     assert "%RH" in lines[6][2]
     assert "manufacturer" in lines[-1][2]
-    assert "idle filler" in format_explanation(lines)
+    assert "idle filler" in format_lines(lines)
 
 
 def test_explain_stops_at_the_failure() -> None:
-    lines = explain_apl(bytes.fromhex("0213 0100 0C13 2973"))
+    lines = apl_lines(bytes.fromhex("0213 0100 0C13 2973"))
     assert lines[-1][0] == 4
     assert lines[-1][2].startswith("error:")
     assert "0.001" in lines[2][2]
@@ -369,7 +369,7 @@ def _check_total(data: bytes) -> None:
         failed = False
         assert all(isinstance(r, Record) for r in apl.records)
         assert 0 <= apl.signature <= 0xFFFF
-    lines = explain_apl(data)
+    lines = apl_lines(data)
     assert lines == [] or isinstance(lines[-1][2], str)
     if failed:
         assert lines

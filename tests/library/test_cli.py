@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from custom_components.oms.omslib import cli
+from custom_components.oms.omslib import cli, explain, jsonout
 from custom_components.oms.omslib.errors import MalformedError, OmsError, WrongKeyError
 from custom_components.oms.omslib.keyring import Keyring
 from custom_components.oms.omslib.record import Record
@@ -201,13 +201,13 @@ def test_json_shape_and_types() -> None:
 
 def test_json_fallback_matches_orjson() -> None:
     tg = FakeDecoder(Keyring()).decode(b"\x00")
-    obj = cli.telegram_json(tg)
-    assert json.loads(cli._json_fallback(obj)) == json.loads(cli.dumps(obj))
-    assert json.loads(cli._json_fallback({"x": float("inf")})) == {"x": None}
+    obj = jsonout.telegram_json(tg)
+    assert json.loads(jsonout._json_fallback(obj)) == json.loads(jsonout.dumps(obj))
+    assert json.loads(jsonout._json_fallback({"x": float("inf")})) == {"x": None}
 
 
 def test_huge_int_falls_back() -> None:
-    assert json.loads(cli.dumps({"v": 2**80})) == {"v": 2**80}
+    assert json.loads(jsonout.dumps({"v": 2**80})) == {"v": 2**80}
 
 
 # --------------------------------------------------------------------------- input forms
@@ -369,25 +369,25 @@ def test_explain_never_crashes_on_random_bytes() -> None:
         for _ in range(rnd.randint(1, 4)):
             data[rnd.randrange(len(data))] = rnd.randrange(256)
         data = data[: rnd.randint(0, len(data))]
-        sections = cli.explain(bytes(data), None, None)
+        sections = explain.explain(bytes(data), None, None)
         assert isinstance(sections, list)
 
 
 def test_explain_provider_override(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        cli,
+        explain,
         "_provider",
         lambda layer: (lambda d: [(0, d[:1], f"custom {layer}")]) if layer == "tpl" else None,
     )
-    sections = cli.explain(plain_telegram(), None, None)
+    sections = explain.explain(plain_telegram(), None, None)
     titles = dict(sections)
     assert titles["TPL (transport layer)"] == [(10, b"\x7a", "custom tpl")]
 
     def broken(layer: str) -> Any:
         return lambda d: 1 / 0
 
-    monkeypatch.setattr(cli, "_provider", broken)
-    sections = cli.explain(plain_telegram(), None, None)
+    monkeypatch.setattr(explain, "_provider", broken)
+    sections = explain.explain(plain_telegram(), None, None)
     assert "CI 0x7A" in dict(sections)["TPL (transport layer)"][0][2]
 
 

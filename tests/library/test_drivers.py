@@ -14,8 +14,7 @@ from hypothesis import given, strategies as st
 import pytest
 
 from custom_components.oms.omslib.apl import parse_apl, signature_of
-from custom_components.oms.omslib.cli import dumps, telegram_json, telegram_line
-from custom_components.oms.omslib.cli_explain import explain
+from custom_components.oms.omslib.compact import known_layout
 from custom_components.oms.omslib.decoder import Decoder, decode
 from custom_components.oms.omslib.drivers import (
     ALARM_PREFIX,
@@ -33,6 +32,8 @@ from custom_components.oms.omslib.drivers import (
 )
 from custom_components.oms.omslib.drivers.base import synth
 from custom_components.oms.omslib.errors import OmsError
+from custom_components.oms.omslib.explain import explain
+from custom_components.oms.omslib.jsonout import dumps, telegram_json, telegram_line
 from custom_components.oms.omslib.keyring import Keyring
 from custom_components.oms.omslib.record import Record
 from custom_components.oms.omslib.telegram import Telegram
@@ -269,9 +270,9 @@ def test_real_data_frame() -> None:
 
 
 def test_kamstrup_known_format_without_full_frame() -> None:
-    layout = kamstrup.known_layout("KAM", signature_of(bytes.fromhex("02FF2004134413615B6167")))
+    layout = known_layout("KAM", signature_of(bytes.fromhex("02FF2004134413615B6167")))
     assert layout is not None
-    assert kamstrup.known_layout("XYZ", 0x1234) is None
+    assert known_layout("XYZ", 0x1234) is None
 
 
 def test_kamstrup_info_codes() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.oms.omslib import cli
+from custom_components.oms.omslib import jsonout
 from custom_components.oms.omslib.decoder import Decoder
 from custom_components.oms.omslib.errors import (
     DECRYPTION_ERRORS,
@@ -92,9 +92,9 @@ def test_record_appended_after_the_encrypted_blocks_is_not_protected() -> None:
     assert [r.value for r in tg.records][-1] == pytest.approx(99999.999)
     assert len(tg.records) == 4
     assert tg.encrypted_records == 3
-    line = cli.telegram_json(tg)
+    line = jsonout.telegram_json(tg)
     assert [r["encrypted"] for r in line["records"]] == [True, True, True, False]  # type: ignore[index]
-    assert cli.dumps(line) == cli.telegram_line(tg)
+    assert jsonout.dumps(line) == jsonout.telegram_line(tg)
 
 
 def test_format_b_frame_with_a_flipped_payload_bit_is_a_crc_error() -> None:

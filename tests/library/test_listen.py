@@ -278,9 +278,7 @@ def capture(tmp_path: Path, *lines: str) -> str:
 
 async def test_replay_without_loop_ends_by_itself(tmp_path: Path) -> None:
     path = capture(tmp_path, f"+0 {plain().hex()};rssi=-71;mode=T1", f"+5 {encrypted().hex()}")
-    started = time.monotonic()
     result = await run("--receiver", "replay", f"{path}?loop=0&speed=100")
-    assert time.monotonic() - started < 3
     assert result.code == 0
     assert [x["ok"] for x in result.lines] == [True, False]
     assert result.lines[0]["rssi_dbm"] == -71.0
@@ -310,7 +308,7 @@ async def test_timeout_stops_listening(tmp_path: Path) -> None:
 
 
 async def test_mbus_secondary_scan_and_poll() -> None:
-    bus = MbusBus(standard_slaves(), baudrate=38400)
+    bus = MbusBus(standard_slaves(), baudrate=38400, reply_delay=0)  # answers in the same loop turn
     async with PtyEndpoint(bus) as endpoint:
         result = await run(
             "--receiver", "mbus", "--baud", "38400", "--scan", "secondary", "--poll", "2,5",
@@ -341,7 +339,7 @@ async def test_mbus_secondary_scan_and_poll() -> None:
 
 async def test_mbus_primary_scan_prints_each_slave_as_found_and_progress() -> None:
     """A full primary scan outlasts --timeout here: the slaves found before it ends are printed anyway."""
-    bus = MbusBus(standard_slaves(), baudrate=38400)
+    bus = MbusBus(standard_slaves(), baudrate=38400, reply_delay=0)  # answers in the same loop turn
     async with PtyEndpoint(bus) as endpoint:
         started = time.monotonic()
         result = await run(
@@ -366,7 +364,7 @@ async def test_mbus_primary_scan_prints_each_slave_as_found_and_progress() -> No
 
 
 async def test_mbus_count_and_usage() -> None:
-    bus = MbusBus(standard_slaves(), baudrate=38400)
+    bus = MbusBus(standard_slaves(), baudrate=38400, reply_delay=0)  # answers in the same loop turn
     async with PtyEndpoint(bus) as endpoint:
         result = await run(
             "--receiver", "mbus", "--baud", "38400", "--poll", "1", "--poll", "2,3",

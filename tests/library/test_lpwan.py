@@ -18,15 +18,13 @@ from custom_components.oms.omslib.lpwan import (
     FragmentAssembler,
     FrameCounters,
     LpwanDecoder,
-    Uplink,
     device_type_code,
-    normalize_eui,
     parse_mapping,
-    parse_uplink,
     sniff,
     synthetic_frame,
 )
 from custom_components.oms.omslib.lpwan_listen import handle, parse_mqtt_url
+from custom_components.oms.omslib.lpwan_uplink import Uplink, normalize_eui, parse_uplink
 from tests import encoder as enc
 
 KAMSTRUP_INSTALLATION = bytes.fromhex("7258578853372C3C16D610080004FF16BF587000")

@@ -7,15 +7,9 @@ import json
 from hypothesis import given, settings, strategies as st
 import pytest
 
+from custom_components.oms.omslib.dedup import MAX_RECEIVERS_PER_ENTRY, Deduplicator
 from custom_components.oms.omslib.frame import Frame
-from custom_components.oms.omslib.mqtt_payloads import (
-    MAX_PAYLOAD,
-    MAX_RECEIVERS_PER_ENTRY,
-    Deduplicator,
-    PayloadError,
-    parse_payload,
-    receiver_name,
-)
+from custom_components.oms.omslib.mqtt_payloads import MAX_PAYLOAD, PayloadError, parse_payload, receiver_name
 from tests import encoder as enc
 from tests.sims.sim_telegrams import crc_en13757, format_a, format_b, telegram
 

@@ -614,9 +614,9 @@ ANNEX_G = bytes.fromhex("264424340102030401077a010000200C1313100000026C1F150D931
 
 
 def test_decode_json_carries_the_series() -> None:
-    from custom_components.oms.omslib import cli
+    from custom_components.oms.omslib import jsonout
 
-    line = json.loads(cli.decode_line(Decoder(), ANNEX_G))
+    line = json.loads(jsonout.decode_line(Decoder(), ANNEX_G))
     (profile,) = [r for r in line["records"] if "series" in r]
     assert profile["series"] == [
         {"time": "2008-04-30", "value": 0.755},
@@ -632,11 +632,11 @@ def test_decode_json_carries_the_series() -> None:
 
 
 def test_decode_json_register_storage_and_unresolved_reason() -> None:
-    from custom_components.oms.omslib import cli
+    from custom_components.oms.omslib import jsonout
 
     records = [enc.profile_record(0x13, kind="register", elements=[1, 2], storage=2)]
     raw = enc.build(enc.TelegramSpec(records=records))
-    line = json.loads(cli.decode_line(Decoder(), raw))
+    line = json.loads(jsonout.decode_line(Decoder(), raw))
     (profile,) = line["records"]
     assert profile["series"] == [
         {"time": None, "value": None, "storage": 3},
@@ -646,9 +646,9 @@ def test_decode_json_register_storage_and_unresolved_reason() -> None:
 
 
 def test_explain_decodes_the_control_byte() -> None:
-    from custom_components.oms.omslib import cli
+    from custom_components.oms.omslib.explain import explain_one
 
-    text = cli.explain_one(Decoder(), ANNEX_G, "annex G")
+    text = explain_one(Decoder(), ANNEX_G, "annex G")
     assert "control 0x7A: increment, unit days/months, elements 2-byte BCD; spacing 254 = every P1M" in text
     assert "profile 4 elements" in text
 

@@ -93,3 +93,149 @@ def test_http_in_storage_matches_the_installed_release() -> None:
     from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
 
     assert provision.http_in_storage() is ((MAJOR_VERSION, MINOR_VERSION) >= (2026, 10))
+
+
+# --------------------------------------------------------------------------- issue 13: the LoRaWAN demo
+
+
+def test_broker_address_and_check() -> None:
+    assert provision.parse_host_port("127.0.0.1:1883") == ("127.0.0.1", 1883)
+    assert provision.parse_host_port("mqtt://broker.local:1884/#") == ("broker.local", 1884)
+    assert provision.parse_host_port("broker.local") == ("broker.local", 1883)
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        provision.parse_host_port("broker:x")
+
+
+def test_broker_accepting(socket_enabled: None) -> None:
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert provision.broker_accepting("127.0.0.1", port)
+    assert not provision.broker_accepting("127.0.0.1", port)
+
+
+def test_develop_config_has_a_loopback_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """scripts/develop starts mosquitto with config/mosquitto/mosquitto.conf: loopback, its log beside it."""
+    monkeypatch.setattr(provision, "http_in_storage", lambda: True)
+    provision.write_config(tmp_path / "config", 8123)
+    conf = (tmp_path / "config" / "mosquitto" / "mosquitto.conf").read_text().splitlines()
+    assert "listener 1883 127.0.0.1" in conf
+    assert "persistence false" in conf
+    assert f"log_dest file {(tmp_path / 'config' / 'mosquitto' / 'mosquitto.log').resolve()}" in conf
+    assert any(line.startswith("user ") for line in conf)  # as root, no switch to a user that cannot log here
+    provision.write_config(tmp_path / "minimal", 8123, minimal=True)  # the tests' config starts no broker
+    assert not (tmp_path / "minimal" / "mosquitto").exists()
+
+
+def test_real_mosquitto_takes_the_config(tmp_path: Path, socket_enabled: None) -> None:
+    """The written configuration is one Mosquitto accepts (on a free port here, not 1883)."""
+    import subprocess
+    import time
+
+    from tests.mqtt_broker import free_port, mosquitto_path
+
+    binary = provision.mosquitto_binary()
+    assert binary == mosquitto_path()
+    if binary is None:
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(provision.mosquitto_config(tmp_path, port=port))
+    broker = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not provision.broker_accepting("127.0.0.1", port):
+            assert broker.poll() is None, (tmp_path / "mosquitto.log").read_text(errors="replace")
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        broker.terminate()
+        broker.wait(timeout=10)
+
+
+class _FlowApi:
+    """Home Assistant's flow endpoints as the provisioning sees them: entries, and scripted flow answers."""
+
+    def __init__(self, entries: list[dict[str, object]], answers: list[dict[str, object]]) -> None:
+        self.entries = entries
+        self.answers = answers
+        self.posted: list[tuple[str, object]] = []
+        self.subentries: list[dict[str, object]] = []
+
+    async def rest(self, method: str, path: str, payload: object = None) -> object:
+        if method == "GET":
+            domain = path.partition("domain=")[2]
+            return [e for e in self.entries if not domain or e["domain"] == domain]
+        self.posted.append((path, payload))
+        answer = self.answers.pop(0)
+        if answer.get("type") == "create_entry" and "subentries" in path:
+            self.subentries.append({"subentry_id": "sub1", "unique_id": provision.LPWAN_METER.meter_id})
+        return answer
+
+    async def ws(self, msg_type: str, **payload: object) -> object:
+        assert msg_type == "config_entries/subentries/list"
+        return self.subentries
+
+
+def _form(step: str) -> dict[str, object]:
+    return {"type": "form", "step_id": step, "flow_id": "f1", "errors": {}}
+
+
+async def test_mqtt_lpwan_receiver_and_meter_through_the_flows() -> None:
+    """Issue 13: MQTT integration on the broker, LoRaWAN receiver, DevEUI -> meter, as a user would."""
+    from custom_components.oms.const import CONF_DEV_EUI, CONF_DEVICE_TYPE, CONF_LPWAN_NETWORK, CONF_METER_ID
+
+    created = {"type": "create_entry", "result": {"entry_id": "e1", "title": "LPWAN v3/+/devices/+/up"}}
+    api = _FlowApi(
+        [{"domain": "oms", "entry_id": "replay", "title": "Demo receiver"}],
+        [
+            *(_form("broker"), created),  # MQTT
+            *({"type": "menu", "step_id": "user", "flow_id": "f2"}, _form("lpwan"), created),  # receiver
+            *(_form("lpwan"), _form("meter_unencrypted"), {"type": "create_entry"}),  # meter
+        ],
+    )
+    assert await provision.setup_mqtt(api, "127.0.0.1", 1883) == "e1"  # type: ignore[arg-type]
+    assert await provision.add_lpwan_receiver(api) == "e1"  # type: ignore[arg-type]
+    assert await provision.add_lpwan_meter(api, "e1") == "sub1"  # type: ignore[arg-type]
+    flow, sub = "/api/config/config_entries/flow", "/api/config/config_entries/subentries/flow"
+    assert api.posted == [
+        (flow, {"handler": "mqtt", "show_advanced_options": False}),
+        (f"{flow}/f1", {"broker": "127.0.0.1", "port": 1883}),
+        (flow, {"handler": "oms", "show_advanced_options": False}),
+        (f"{flow}/f2", {"next_step_id": "lpwan"}),
+        (f"{flow}/f1", {CONF_LPWAN_NETWORK: "tts"}),
+        (sub, {"handler": ["e1", "meter"]}),
+        (
+            f"{sub}/f1",
+            {CONF_DEV_EUI: "70B3D5FFFE0D3E01", CONF_METER_ID: "24681357", CONF_DEVICE_TYPE: "water"},
+        ),
+        (f"{sub}/f1", {"name": "LoRaWAN water meter"}),
+    ]
+    # again: everything exists, nothing is posted; the replay receiver is not mistaken for the LoRaWAN one
+    api.entries += [
+        {"domain": "mqtt", "entry_id": "m1", "title": "127.0.0.1"},
+        {"domain": "oms", "entry_id": "e1", "title": "LPWAN v3/+/devices/+/up"},
+    ]
+    api.posted.clear()
+    assert await provision.setup_mqtt(api, "127.0.0.1", 1883) == "m1"  # type: ignore[arg-type]
+    assert await provision.add_lpwan_receiver(api) == "e1"  # type: ignore[arg-type]
+    assert await provision.add_lpwan_meter(api, "e1") == "sub1"  # type: ignore[arg-type]
+    assert await provision.add_receiver(api, "capture.txt") == "replay"  # type: ignore[arg-type]
+    api.entries.reverse()  # whatever the order of the entries
+    assert await provision.add_receiver(api, "capture.txt") == "replay"  # type: ignore[arg-type]
+    assert api.posted == []
+
+
+async def test_lpwan_receiver_without_mqtt_says_so() -> None:
+    api = _FlowApi(
+        [],
+        [
+            {"type": "menu", "step_id": "user", "flow_id": "f"},
+            {"type": "abort", "reason": "mqtt_not_configured"},
+        ],
+    )
+    with pytest.raises(provision.ProvisionError, match="mqtt_not_configured"):
+        await provision.add_lpwan_receiver(api)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from custom_components.oms.omslib import cli
+from custom_components.oms.omslib import cli, jsonout
 from custom_components.oms.omslib.apl import msb_first_to_lsb_first, parse_apl
 from custom_components.oms.omslib.crc import crc16
 from custom_components.oms.omslib.decoder import Decoder
@@ -152,7 +152,7 @@ def test_cli_flushes_before_waiting_for_more_input() -> None:
     assert len(rows) == 5
     assert rows[3].startswith(b'{"ok":false')
     assert all(rows[i].startswith(b'{"ok":true') for i in (0, 1, 2, 4))
-    assert rows[0] == cli.dumps(cli.decode_one(Decoder(Keyring()), bytes.fromhex(frame.decode())))
+    assert rows[0] == jsonout.dumps(jsonout.decode_one(Decoder(Keyring()), bytes.fromhex(frame.decode())))
 
 
 def test_cli_fast_line_equals_general_json() -> None:
@@ -164,5 +164,5 @@ def test_cli_fast_line_equals_general_json() -> None:
     ]
     for raw in frames * 2:
         tg = decoder.decode(raw)
-        assert cli.telegram_line(tg) == cli.dumps(cli.telegram_json(tg))
-        assert cli.decode_line(decoder, raw) == cli.dumps(cli.decode_one(decoder, raw))
+        assert jsonout.telegram_line(tg) == jsonout.dumps(jsonout.telegram_json(tg))
+        assert jsonout.decode_line(decoder, raw) == jsonout.dumps(jsonout.decode_one(decoder, raw))

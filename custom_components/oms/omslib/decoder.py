@@ -229,6 +229,7 @@ class Decoder:
             tpl.payload_offset,
             lambda: self._finish_oms(header, tpl, frame, tpdu, tpl_offset, *rest),
             self.keyring.key_for(header.address.id),
+            lambda key: Decoder(Keyring({}, default=key)).decode(frame),
         )
 
     def _finish_oms(

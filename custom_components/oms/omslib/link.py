@@ -3,7 +3,10 @@
 Frames arrive from the L byte in one of three shapes: frame format A with block
 CRCs, frame format B with block CRCs, or with the CRCs already removed (what most
 sticks deliver). :func:`strip_crcs` finds out which and returns the CRC-free
-frame; :func:`parse_dll` reads the 10-byte header ``L C M(2) ID(4) Ver Type``.
+frame; :func:`strip_block_crcs` strips a frame whose format is known (CUL) and
+:func:`add_block_crcs` adds the CRCs (simulators, tests); :func:`parse_dll` reads
+the 10-byte header ``L C M(2) ID(4) Ver Type``. This is the only implementation of
+the block CRCs in the library.
 """
 
 from __future__ import annotations
@@ -137,6 +140,76 @@ def _strip_b(raw: bytes) -> bytes:
         removed = 4
     out[0] = l_field - removed
     return bytes(out)
+
+
+BlockFormat = Literal["A", "B"]
+"""The two frame formats that carry DLL block CRCs."""
+
+_B_FIRST = 126
+"""Format B: data bytes (L included) covered by the first CRC of a long frame."""
+
+
+def strip_block_crcs(raw: bytes | bytearray | memoryview, fmt: BlockFormat) -> bytes:
+    """Verify and remove the block CRCs of a frame known to be in format ``fmt``.
+
+    ``raw`` starts at the L byte and ends with the last CRC (no trailing bytes):
+    what CUL sticks deliver. Raises :class:`LengthError` when the length does not
+    fit the L field, :class:`CrcError` on a CRC mismatch. After stripping, the L
+    byte equals ``len(frame) - 1`` (format B's L is rewritten, EN 13757-4 §5.4.3).
+    """
+    raw = bytes(raw)
+    n = len(raw)
+    if not n:
+        raise LengthError("empty frame")
+    l_field = raw[0]
+    if fmt == "A":
+        if l_field < DLL_SIZE - 1:
+            raise LengthError(f"L field {l_field} too small for format A")
+        expected = format_a_length(l_field)
+        if n != expected:
+            raise LengthError(f"format A frame with L={l_field} needs {expected} bytes, got {n}")
+        return _strip_a(raw)
+    if fmt == "B":
+        if l_field < DLL_SIZE + 2 or n != l_field + 1:
+            raise LengthError(f"format B frame with L={l_field} has {n} bytes")
+        if _B_FIRST + 2 < n < _B_FIRST + 5:
+            raise LengthError(f"format B block 3 of a {n}-byte frame is empty")
+        if not _format_b_crc_ok(raw):
+            raise CrcError("format B CRC mismatch")
+        return _strip_b(raw)
+    raise ValueError(f"unknown frame format {fmt!r}")
+
+
+def _crc_bytes(data: bytes | bytearray) -> bytes:
+    return crc16(data).to_bytes(2, "big")
+
+
+def add_block_crcs(frame: bytes | bytearray, fmt: BlockFormat) -> bytes:
+    """Inverse of :func:`strip_block_crcs`: ``frame`` starts at L and carries no CRCs.
+
+    Format A keeps the L byte (it does not count CRCs); format B rewrites it to
+    count them. Raises ValueError for a frame too short or (format B) too long.
+    """
+    frame = bytes(frame)
+    if len(frame) < DLL_SIZE + 1:
+        raise ValueError("a frame needs at least L C M A CI (11 bytes)")
+    if fmt == "A":
+        out = bytearray(frame[:DLL_SIZE] + _crc_bytes(frame[:DLL_SIZE]))
+        for pos in range(DLL_SIZE, len(frame), 16):
+            block = frame[pos : pos + 16]
+            out += block + _crc_bytes(block)
+        return bytes(out)
+    if fmt == "B":
+        data = bytearray(frame)
+        if len(data) <= _B_FIRST:
+            data[0] = len(data) + 1
+            return bytes(data + _crc_bytes(data))
+        if len(data) + 3 > 255:
+            raise ValueError("frame too long for format B")
+        data[0] = len(data) + 3
+        head, tail = bytes(data[:_B_FIRST]), bytes(data[_B_FIRST:])
+        return head + _crc_bytes(head) + tail + _crc_bytes(tail)
+    raise ValueError(f"unknown frame format {fmt!r}")
 
 
 def strip_crcs(raw: bytes, frame_format: FrameFormat | None = None) -> tuple[bytes, FrameFormat]:

@@ -43,6 +43,10 @@ last read of a wired bus without ``--interval``); 2 for usage errors and when
 the device cannot be opened, does not answer or answers as another kind of
 receiver (one line on stderr); 130 after Ctrl-C (SIGINT) and 143 after SIGTERM,
 both after a clean stop and the summary.
+
+Over 500 lines because it is the whole command: argument checks, the per-kind runners (stick,
+line source, wired bus, LPWAN) that share one output and summary, and signal handling. The
+protocol work lives in the library modules it calls.
 """
 
 from __future__ import annotations
@@ -63,10 +67,11 @@ import threading
 import time
 from typing import IO, Any
 
-from .cli import UsageError, decode_one, dumps, error_json, parse_keys, redact_keys, telegram_json
+from .cli import UsageError, exit_with, parse_keys, redact_keys
 from .decoder import Decoder
 from .errors import OmsError
 from .frame import Frame
+from .jsonout import decode_one, dumps, error_json, telegram_json
 from .keyring import Keyring, parse_key
 from .receivers import (
     LINK_MODES,
@@ -81,17 +86,9 @@ from .receivers import (
 )
 from .receivers.base import LINK_MODE_LABELS, LinkMode, display_device, with_article
 from .receivers.lines import LineReceiver
-from .receivers.mbus_master import (
-    BAUD_RATES,
-    DEFAULT_BAUD,
-    MbusError,
-    MbusMaster,
-    MbusPortError,
-    MeterReading,
-    normalize_secondary,
-    parse_address,
-)
+from .receivers.mbus_master import MbusError, MbusMaster, MbusPortError, MeterReading
 from .receivers.replay import ReplayReceiver
+from .wired import BAUD_RATES, DEFAULT_BAUD, normalize_secondary, parse_address
 
 JsonObj = dict[str, Any]
 
@@ -713,9 +710,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    sys.exit(code)
+    exit_with(main())

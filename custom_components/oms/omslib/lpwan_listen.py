@@ -25,10 +25,11 @@ import time
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from .cli import error_json, telegram_json
 from .decoder import Decoder
 from .errors import OmsError
-from .lpwan import DeviceMapping, LpwanDecoder, NotUplinkError, Uplink, parse_uplink
+from .jsonout import error_json, telegram_json
+from .lpwan import DeviceMapping, LpwanDecoder
+from .lpwan_uplink import NotUplinkError, Uplink, parse_uplink
 
 JsonObj = dict[str, Any]
 DEFAULT_TOPICS = ("v3/+/devices/+/up", "application/+/device/+/event/up", "mioty/+/+/uplink")

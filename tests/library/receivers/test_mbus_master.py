@@ -6,23 +6,26 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 import contextlib
 import time
+from typing import Literal
 
 import pytest
 
 from custom_components.oms.omslib.errors import CrcError
 from custom_components.oms.omslib.frame import Frame
+from custom_components.oms.omslib.listen_mbus import listen_mbus
 from custom_components.oms.omslib.receivers.base import RECEIVERS, FramerStats, NoAnswerError, PortOpenError
+from custom_components.oms.omslib.receivers.mbus import MbusMasterReceiver
 from custom_components.oms.omslib.receivers.mbus_master import (
     MbusChecksumError,
     MbusCollision,
     MbusError,
     MbusMaster,
-    MbusMasterReceiver,
     MbusTimeout,
     MeterReading,
-    default_timeout,
-    listen_mbus,
     mbus_framer,
+)
+from custom_components.oms.omslib.wired import (
+    default_timeout,
     normalize_secondary,
     parse_address,
     secondary_bytes,
@@ -139,6 +142,37 @@ def test_registered_as_mbus() -> None:
 # -- primary addressing -------------------------------------------------------------
 
 
+class _LateEvent(asyncio.Event):
+    """The master's "bytes arrived" event; the first wait of each request stalls the whole process
+    past the answer window (what CPU load does), after the request went out and before the event
+    loop could look at the simulator's answer."""
+
+    stall = True
+
+    async def wait(self) -> Literal[True]:
+        if self.stall and not self.is_set():
+            self.stall = False
+            time.sleep(0.15)  # noqa: ASYNC251 - the point: a stall that blocks the whole event loop
+        return await super().wait()
+
+
+async def test_an_answer_waiting_when_the_process_ran_late_is_read() -> None:
+    """Under CPU load our process may resume after the answer window although the slave answered
+    within it: the bytes already waiting are read before the line is called quiet, so the result
+    does not depend on how the process was scheduled."""
+    sim = MbusBus(standard_slaves(), baudrate=BAUD, reply_delay=0)
+    async with PtyEndpoint(sim) as endpoint, MbusMaster(endpoint.path, **{**FAST, "retries": 0}) as m:  # type: ignore[arg-type]
+        protocol = m._protocol
+        assert protocol is not None
+        protocol.event = event = _LateEvent()
+        await m.ping(2)
+        assert not event.stall  # the stall happened
+        event.stall = True
+        reading = await m.read(2)
+    assert reading.telegram.records[0].value == pytest.approx(2.002)
+    assert [req[1] for req in sim.requests] == [0x40, 0x40, 0x7B]  # ping, SND_NKE, REQ_UD2: no retry
+
+
 async def test_ping_and_read_primary(master: MbusMaster, bus: tuple[MbusBus, PtyEndpoint]) -> None:
     await master.ping(2)
     reading = await master.read(2)
@@ -153,9 +187,7 @@ async def test_ping_and_read_primary(master: MbusMaster, bus: tuple[MbusBus, Pty
 
 
 async def test_primary_scan_finds_exactly_the_slaves_present(master: MbusMaster) -> None:
-    started = time.monotonic()
     assert await master.scan_primary(range(8), retries=0) == [1, 2, 3, 4]
-    assert time.monotonic() - started < 3
 
 
 async def test_primary_scan_reports_two_slaves_on_one_address() -> None:
@@ -258,14 +290,12 @@ async def test_untoggled_fcb_repeats_the_last_telegram(
 
 async def test_timeouts_are_typed(master: MbusMaster, bus: tuple[MbusBus, PtyEndpoint]) -> None:
     sim, _ = bus
-    started = time.monotonic()
     with pytest.raises(MbusTimeout):
         await master.read(5)  # never answers
     with pytest.raises(MbusTimeout):
         await master.ping(42)  # nobody there
     with pytest.raises(MbusTimeout):
         await master.read_secondary("99999999FFFFFFFF")
-    assert time.monotonic() - started < 2
     # retries: 1 retry -> two SND_NKE to address 5
     assert sum(1 for req in sim.requests if req == bytes.fromhex("1040054516")) == 2
 
@@ -324,13 +354,11 @@ async def test_secondary_scan_finds_every_slave_including_colliding_ones(
     master: MbusMaster, bus: tuple[MbusBus, PtyEndpoint]
 ) -> None:
     sim, _ = bus
-    started = time.monotonic()
     found = await master.scan_secondary(retries=0)
     assert set(found) == ALL_SECONDARIES
     assert len(found) == len(ALL_SECONDARIES)
     selects = [req for req in sim.requests if req[0] == 0x68]
     assert len(selects) < 30  # root + 10 digits + 10 below the "2" collision + checks
-    assert time.monotonic() - started < 5
     # a fixed part of the mask is kept
     assert await master.scan_secondary("2FFFFFFFFFFFFFFF", retries=0) == [
         "200000022D2C0107",

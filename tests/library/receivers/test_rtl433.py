@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.oms.omslib.receivers.lines import BadLine
+from custom_components.oms.omslib.receivers.base import PortOpenError
+from custom_components.oms.omslib.receivers.lines import BadLine, SdrSettings
 from custom_components.oms.omslib.receivers.rtl433 import (
     Rtl433Parser,
     Rtl433Receiver,
@@ -155,3 +156,15 @@ async def test_receiver_over_tcp_reconnects() -> None:
             assert all(f.raw == frame for f in got.frames)
         finally:
             await rx.stop()
+
+
+def test_default_and_settings_run_rtl_433_without_a_shell() -> None:
+    rx = Rtl433Receiver("default", on_frame=lambda f: None)
+    assert rx.source.kind == "program"
+    assert rx.source.argv == (("rtl_433", "-d", "0", "-f", "868950000", "-s", "1200k", "-F", "json"),)
+    settings = SdrSettings(program="/usr/local/bin/rtl_433", frequency=868_300_000, gain=0, device_index=2)
+    assert Rtl433Receiver(settings.device(), on_frame=lambda f: None).source.argv == (
+        ("/usr/local/bin/rtl_433", "-d", "2", "-f", "868300000", "-s", "1200k", "-F", "json", "-g", "0"),
+    )
+    with pytest.raises(PortOpenError):  # another program than rtl_433
+        Rtl433Receiver("sdr:?program=/usr/bin/python3", on_frame=lambda f: None)

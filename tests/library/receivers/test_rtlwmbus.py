@@ -5,11 +5,18 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+import sys
 
 import pytest
 
 from custom_components.oms.omslib.receivers.base import PortOpenError
-from custom_components.oms.omslib.receivers.lines import BadLine, SourceRestart
+from custom_components.oms.omslib.receivers.lines import (
+    BadLine,
+    SdrSettings,
+    SourceRestart,
+    Stages,
+    parse_sdr,
+)
 from custom_components.oms.omslib.receivers.rtlwmbus import (
     DEFAULT_COMMAND,
     RtlWmbusReceiver,
@@ -105,10 +112,72 @@ def test_banner_is_ignored_and_exit_restarts() -> None:
 # -- receiver ------------------------------------------------------------------------------
 
 
-def test_default_command() -> None:
+def test_default_runs_rtl_sdr_into_rtl_wmbus_without_a_shell() -> None:
     rx = RtlWmbusReceiver("", on_frame=lambda f: None)
-    assert rx.source.kind == "command"
-    assert rx.source.target == DEFAULT_COMMAND
+    assert rx.source.kind == "program"
+    # DEFAULT_COMMAND's pipeline as argument lists (its 2>/dev/null: a feeder's stderr is discarded)
+    assert DEFAULT_COMMAND.startswith("rtl_sdr -f 868.95M -s 1.6e6 -")
+    assert rx.source.argv == (
+        ("rtl_sdr", "-d", "0", "-f", "868950000", "-s", "1.6e6", "-"),
+        ("rtl_wmbus",),
+    )
+
+
+def test_sdr_settings_become_arguments() -> None:
+    settings = SdrSettings(program="/opt/sdr/bin/rtl_wmbus", frequency=868_300_000, gain=42.1, device_index=1)
+    rx = RtlWmbusReceiver(settings.device(), on_frame=lambda f: None)
+    assert rx.source.argv == (
+        ("/opt/sdr/bin/rtl_sdr", "-d", "1", "-f", "868300000", "-s", "1.6e6", "-g", "42.1", "-"),
+        ("/opt/sdr/bin/rtl_wmbus",),
+    )
+    assert parse_sdr(settings.device(), frozenset({"rtl_wmbus"})) == settings
+    assert parse_sdr("sdr:", frozenset({"rtl_wmbus"})) == SdrSettings()
+
+
+@pytest.mark.parametrize(
+    "device",
+    [
+        "sdr:?frequency=1000",
+        "sdr:?frequency=abc",
+        "sdr:?gain=99",
+        "sdr:?device_index=-1",
+        "sdr:?program=/bin/sh",
+        "sdr:?program=rtl_433",
+        "sdr:?program=rtl_wmbus%3Breboot",
+        "sdr:?program=bin/rtl_wmbus",
+        "sdr:?shell=1",
+    ],
+)
+def test_bad_sdr_settings_are_refused(device: str) -> None:
+    with pytest.raises(PortOpenError):
+        RtlWmbusReceiver(device, on_frame=lambda f: None)
+
+
+async def test_program_pipeline_runs_without_a_shell_and_stop_kills_it(tmp_path: Path) -> None:
+    frame = telegram(15)
+    pid_file = tmp_path / "feeder.pid"
+    feeder = (
+        "import os, sys, time\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        f"sys.stdout.write({rtl_line(frame) + chr(10)!r}); sys.stdout.flush(); time.sleep(30)"
+    )
+
+    class Piped(RtlWmbusReceiver):
+        @classmethod
+        def sdr_stages(cls, settings: SdrSettings) -> Stages:
+            return ((sys.executable, "-c", feeder), ("cat",))  # the feeder's output through a second stage
+
+    got = Collector()
+    rx = Piped("default", timing=FAST, **got.callbacks)
+    info = await rx.start()
+    try:
+        assert info.model == "rtl_wmbus (SDR)"
+        await wait_until(lambda: len(got.frames) == 1, what="the frame through both stages")
+        assert got.frames[0].raw == frame
+    finally:
+        await rx.stop()
+    pid = int(pid_file.read_text())
+    await wait_until(lambda: not _alive(pid), what="the feeder ended with the pipeline")
 
 
 async def test_pipeline_restarts_when_it_exits(tmp_path: Path) -> None:

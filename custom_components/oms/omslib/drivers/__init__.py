@@ -75,11 +75,15 @@ def run_driver(
     payload_offset: int,
     generic: Callable[[], Telegram],
     key: bytes | None = None,
+    reopen: Callable[[bytes], Telegram] | None = None,
 ) -> Telegram:
     """The telegram with the driver's records; the OMS decoder's result (or error) when the driver
-    reads nothing. ``generic`` is the OMS decoder's own decoding of this telegram."""
+    reads nothing. ``generic`` is the OMS decoder's own decoding of this telegram, ``reopen``
+    decodes it again with another key (:attr:`DriverInput.reopen`)."""
     if driver.raw:
-        result = _call(driver, DriverInput(header, frame, ci_offset, frame[ci_offset + 1 :], key=key))
+        result = _call(
+            driver, DriverInput(header, frame, ci_offset, frame[ci_offset + 1 :], key=key, reopen=reopen)
+        )
         if result is None:
             return generic()
         return _merge(driver, header, None, result)
@@ -103,6 +107,7 @@ def run_driver(
         tg.records if tg is not None else (),
         tg.manufacturer_data if tg is not None else b"",
         key,
+        reopen,
     )
     result = _call(driver, data)
     if result is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..apl import parse_apl
 from ..errors import OmsError
 from ..record import Record
-from ..telegram import Address, Header
+from ..telegram import Address, Header, Telegram
 
 ALARM_PREFIX = "alarm_"
 ALARMS: tuple[str, ...] = (
@@ -63,6 +63,9 @@ class DriverInput:
     """Bytes after DIF 0x0F/0x1F in the APL."""
     key: bytes | None = None
     """The keyring's key for this meter (drivers with their own encryption)."""
+    reopen: Callable[[bytes], Telegram] | None = None
+    """Decode this frame afresh with the given key as its key (meters with a public default key);
+    the decoder supplies it, so drivers need not import the decoder that imports them."""
 
 
 @dataclass(frozen=True, slots=True)

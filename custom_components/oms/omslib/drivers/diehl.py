@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from ..apl import parse_apl
 from ..errors import OmsError
-from ..keyring import Keyring
 from ..link import wireless_address
 from ..record import Record
 from ..telegram import Address
@@ -153,12 +152,10 @@ def decode_real_data(data: DriverInput) -> DriverResult | None:
 
 def decode_default_key(data: DriverInput) -> DriverResult | None:
     """A mode 5 telegram without a key of its own, opened with the public default key."""
-    if data.key is not None or data.header.security_mode != 5:
+    if data.key is not None or data.header.security_mode != 5 or data.reopen is None:
         return None
-    from ..decoder import Decoder  # the decoder imports the drivers
-
     try:
-        tg = Decoder(Keyring({}, default=DEFAULT_AES_KEY)).decode(data.frame)
+        tg = data.reopen(DEFAULT_AES_KEY)
     except OmsError:
         return None
     return DriverResult(tg.records, replace=True)

@@ -39,7 +39,7 @@ _DRIVERS = (
     "rtl433",
     "hexlines",
     "replay",
-    "mbus_master",
+    "mbus",
 )
 """Driver modules of this package, imported for their registration."""
 

@@ -5,26 +5,42 @@ A receiver is started once, hands every received telegram to ``on_frame`` as a
 reconnects by itself with capped exponential backoff until :meth:`stop`.
 Framers (bytes -> frames) are pure functions in each driver module and are
 tested on their own.
+
+Over 500 lines because it holds the whole contract every driver builds on: the errors, the
+registry, :class:`Receiver` and :class:`StreamReceiver` (open, identify, configure, request and
+answer, keep-alive, supervision) - the last is most of it and one piece of state.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 import contextlib
 from dataclasses import dataclass
 import logging
-import random
-from typing import Any, ClassVar, Literal, Protocol, cast
+from typing import Any, ClassVar, Literal, Protocol, Required, TypedDict, Unpack, cast
 
 from ..frame import Frame
+from .supervisor import Backoff, reconnect
 
 LinkMode = Literal["t1", "c1", "c1t1", "s1"]
 LINK_MODES: tuple[LinkMode, ...] = ("c1t1", "t1", "c1", "s1")
 
 FrameCallback = Callable[[Frame], None]
 StateCallback = Callable[[bool], None]
+
+
+class ReceiverOptions(TypedDict, total=False):
+    """The keyword arguments of :class:`Receiver`: a driver's constructor takes its own options
+    and passes these on as ``**common`` (so they are declared once, here)."""
+
+    on_frame: Required[FrameCallback]
+    on_state: StateCallback | None
+    link_mode: LinkMode
+    receiver_id: str
+
+
 """Called with True when the receiver is (re)connected, False when the link is lost."""
 
 
@@ -272,6 +288,21 @@ class _StreamProtocol(asyncio.Protocol):
             self.lost.set_result(exc)
 
 
+NoAnswerDiagnosis = Callable[["StreamReceiver[Any]", NoAnswerError], Awaitable[ReceiverError]]
+"""Turns the NoAnswerError of a first start into a better error (e.g. another stick answers there)."""
+
+_NO_ANSWER_DIAGNOSIS: list[NoAnswerDiagnosis | None] = [None]
+
+
+def set_no_answer_diagnosis(diagnosis: NoAnswerDiagnosis | None) -> None:
+    """Install the diagnosis :meth:`StreamReceiver.start` runs on a silent port.
+
+    :mod:`.detect` installs its port probe on import (the package ``__init__`` imports it), so the
+    receivers need not import the detection that is built on them.
+    """
+    _NO_ANSWER_DIAGNOSIS[0] = diagnosis
+
+
 class StreamReceiver[M](Receiver):
     """A receiver on a byte stream opened by serialx: a device path, ``socket://host:port``, ``rfc2217://``.
 
@@ -302,16 +333,11 @@ class StreamReceiver[M](Receiver):
         self,
         device: str,
         *,
-        on_frame: FrameCallback,
-        on_state: StateCallback | None = None,
-        link_mode: LinkMode = "c1t1",
-        receiver_id: str = "",
         baudrate: int | None = None,
         timing: StreamTiming = DEFAULT_TIMING,
+        **common: Unpack[ReceiverOptions],
     ) -> None:
-        super().__init__(
-            device, on_frame=on_frame, on_state=on_state, link_mode=link_mode, receiver_id=receiver_id
-        )
+        super().__init__(device, **common)
         self.port_baudrate = baudrate or self.baudrate
         self.timing = timing
         self.stats = FramerStats()
@@ -500,25 +526,12 @@ class StreamReceiver[M](Receiver):
     """On a first NoAnswerError, probe the port for other sticks to report a WrongDeviceError."""
 
     async def _explain_no_answer(self, err: NoAnswerError) -> ReceiverError:
-        """Turn a silent port into WrongDeviceError when another known stick answers there."""
-        if not self.diagnose_no_answer:
+        """The error :meth:`start` raises for a silent port: what the diagnosis installed by
+        :mod:`.detect` (which sits above the drivers) makes of it, else ``err``."""
+        diagnosis = _NO_ANSWER_DIAGNOSIS[0]
+        if not self.diagnose_no_answer or diagnosis is None:
             return err
-        from .detect import detect_kind
-
-        try:
-            other = await detect_kind(self.device, within=self.timing.response_timeout, exclude=(self.kind,))
-        except ReceiverError:
-            return err
-        if other is None:
-            return err
-        other_cls = RECEIVERS.get(other.kind)
-        name = (
-            other_cls.model if isinstance(other_cls, type) and issubclass(other_cls, StreamReceiver) else None
-        )
-        return WrongDeviceError(
-            f"Port {display_device(self.device)} answered like "
-            f"{with_article(name or other.model or other.kind)}, not {with_article(self.model)}"
-        )
+        return await diagnosis(self, err)
 
     async def _open(self) -> None:
         self._buffer.clear()
@@ -582,6 +595,7 @@ class StreamReceiver[M](Receiver):
     async def _supervise(self) -> None:
         timing = self.timing
         shown = display_device(self.device)
+        backoff = Backoff(timing.reconnect_min, timing.reconnect_max, timing.reconnect_jitter)
         while not self._stopping:
             try:
                 reason = await self._wait_lost()
@@ -593,17 +607,7 @@ class StreamReceiver[M](Receiver):
             _LOGGER.warning("%s on %s: %s; reconnecting", self.model, shown, reason)
             self._set_connected(False)
             await self._close()
-            delay = timing.reconnect_min
-            while not self._stopping:
-                await asyncio.sleep(delay * (1 + random.random() * timing.reconnect_jitter))
-                try:
-                    await self._connect()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    _LOGGER.debug("%s on %s: reconnect failed: %s", self.model, shown, exc)
-                    delay = min(delay * 2, timing.reconnect_max)
-                    continue
-                _LOGGER.info("%s on %s: reconnected", self.model, shown)
+            if await reconnect(
+                self._connect, backoff, stopping=lambda: self._stopping, name=f"{self.model} on {shown}"
+            ):
                 self._set_connected(True)
-                break

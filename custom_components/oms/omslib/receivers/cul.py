@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import time
 
+from ..errors import CrcError, LengthError
 from ..frame import Frame
+from ..link import BlockFormat, strip_block_crcs
 from .base import (
     LINK_MODE_LABELS,
     LinkMode,
@@ -27,7 +29,6 @@ from .base import (
     display_device,
     register_receiver,
 )
-from .blocks import BlockCrcError, FrameFormat, strip_block_crcs
 from .lines import BadLine, LineReceiver
 
 MODE_COMMANDS: dict[LinkMode, tuple[str, str]] = {
@@ -63,7 +64,7 @@ def parse_cul_line(line: str, *, mode: LinkMode = "c1t1", receiver_id: str = "")
     line = line.strip()
     if line[:1] != "b":
         return None
-    fmt: FrameFormat
+    fmt: BlockFormat
     if line[1:2] == "Y":
         fmt, text = "B", line[2:]
     else:
@@ -80,8 +81,8 @@ def parse_cul_line(line: str, *, mode: LinkMode = "c1t1", receiver_id: str = "")
         raise BadLine(f"telegram of {len(data)} bytes is too short", "length")
     try:
         raw = strip_block_crcs(data[:-2], fmt)
-    except BlockCrcError as exc:
-        raise BadLine(str(exc), exc.reason) from None
+    except (CrcError, LengthError) as exc:
+        raise BadLine(str(exc), exc.code) from None
     rssi = data[-1]
     return Frame(
         raw,

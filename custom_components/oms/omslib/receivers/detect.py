@@ -3,12 +3,14 @@
 Order (safest first): iM871A (57600), iU891A (115200), Amber (9600), CUL (38400), RC1180
 (19200). Every probe only reads: device info, configuration memory or version.
 The RC1180 probe comes last because it enters (and leaves) configuration mode.
+:func:`explain_no_answer` (installed into :mod:`.base` on import) turns a stick that does not answer
+its own driver into "this port answers like another stick".
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..frame import Frame
 from .base import (
@@ -20,7 +22,10 @@ from .base import (
     ReceiverInfo,
     StreamReceiver,
     StreamTiming,
+    WrongDeviceError,
     display_device,
+    set_no_answer_diagnosis,
+    with_article,
 )
 
 DETECT_ORDER: tuple[str, ...] = ("im871a", "iu891a", "amber", "cul", "rc1180")
@@ -113,3 +118,24 @@ async def detect(device: str, timeout: float = 0.5) -> ReceiverInfo:  # noqa: AS
             f"(tried {', '.join(k for k in DETECT_ORDER)})"
         )
     return info
+
+
+async def explain_no_answer(receiver: StreamReceiver[Any], err: NoAnswerError) -> ReceiverError:
+    """``err`` of a silent port, or WrongDeviceError when another known stick answers there."""
+    try:
+        other = await detect_kind(
+            receiver.device, within=receiver.timing.response_timeout, exclude=(receiver.kind,)
+        )
+    except ReceiverError:
+        return err
+    if other is None:
+        return err
+    other_cls = RECEIVERS.get(other.kind)
+    name = other_cls.model if isinstance(other_cls, type) and issubclass(other_cls, StreamReceiver) else None
+    return WrongDeviceError(
+        f"Port {display_device(receiver.device)} answered like "
+        f"{with_article(name or other.model or other.kind)}, not {with_article(receiver.model)}"
+    )
+
+
+set_no_answer_diagnosis(explain_no_answer)

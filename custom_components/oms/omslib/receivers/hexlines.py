@@ -17,6 +17,7 @@ whose L byte promises more bytes than it holds is rejected as truncated.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterable
 import json
 import math
 from typing import Any
@@ -79,13 +80,21 @@ def parse_mode(value: Any) -> str:
     return mode
 
 
-def parse_fields(fields: list[str]) -> tuple[float | None, str | None]:
-    """``rssi=…`` / ``mode=…`` / bare-number fields after the hex -> (rssi, mode).
+def read_fields[R, M](
+    fields: Iterable[str],
+    rssi_of: Callable[[str], R],
+    mode_of: Callable[[str], M],
+    rssi_keys: Collection[str] = _RSSI_KEYS,
+    mode_keys: Collection[str] = _MODE_KEYS,
+) -> tuple[R | None, M | None]:
+    """``key=value`` (or ``key:value``) and bare-number fields after the hex -> (rssi, mode).
 
-    Unknown keys are ignored.
+    A bare field is an RSSI; ``rssi_of`` / ``mode_of`` read the values (strict or lenient, as the
+    caller wants); the last field of a kind wins; unknown keys are ignored. Shared by hex lines,
+    replay files and MQTT payloads.
     """
-    rssi: float | None = None
-    mode: str | None = None
+    rssi: R | None = None
+    mode: M | None = None
     for field in fields:
         key, sep, value = field.partition("=")
         if not sep:
@@ -93,12 +102,17 @@ def parse_fields(fields: list[str]) -> tuple[float | None, str | None]:
         key = key.strip().lower()
         if not sep:
             if key:
-                rssi = parse_rssi(key)
-        elif key in _RSSI_KEYS:
-            rssi = parse_rssi(value)
-        elif key in _MODE_KEYS:
-            mode = parse_mode(value)
+                rssi = rssi_of(key)
+        elif key in rssi_keys:
+            rssi = rssi_of(value)
+        elif key in mode_keys:
+            mode = mode_of(value)
     return rssi, mode
+
+
+def parse_fields(fields: list[str]) -> tuple[float | None, str | None]:
+    """``rssi=…`` / ``mode=…`` / bare-number fields after the hex -> (rssi, mode); raises BadLine."""
+    return read_fields(fields, parse_rssi, parse_mode)
 
 
 def _from_json(line: str, receiver_id: str) -> Frame:

@@ -16,13 +16,13 @@ from .base import (
     FramerStats,
     NoAnswerError,
     ReceiverInfo,
-    StreamReceiver,
     UnsupportedModeError,
     WrongDeviceError,
     display_device,
     register_receiver,
 )
 from .ccitt import crc16_x25, x25_ok
+from .imst import ImstReceiver
 
 SOF = 0xA5
 CTRL_TIMESTAMP = 0x2
@@ -147,23 +147,27 @@ def parse_device_info(payload: bytes) -> tuple[str, str, str]:
 
 
 @register_receiver
-class Im871aReceiver(StreamReceiver[HciMessage]):
+class Im871aReceiver(ImstReceiver[HciMessage]):
     """IMST iM871A (and iM170A) USB stick."""
 
     kind: ClassVar[str] = "im871a"
     model: ClassVar[str] = "iM871A"
     baudrate: ClassVar[int] = 57600
-    has_keepalive: ClassVar[bool] = True
+    ping = (EP_DEVMGMT, DEVMGMT_PING_REQ, DEVMGMT_PING_RSP)
     firmware_version = 0
 
     def _frame(self, buffer: bytearray, stats: FramerStats | None) -> list[HciMessage]:
         return feed_hci(buffer, stats)
 
+    def _encode(self, endpoint: int, msg_id: int, payload: bytes) -> bytes:
+        return encode_hci(endpoint, msg_id, payload)
+
+    def _source(self, message: HciMessage) -> tuple[int, int]:
+        return message.endpoint, message.msg_id
+
     async def _identify(self) -> ReceiverInfo:
-        reply = await self._request(
-            encode_hci(EP_DEVMGMT, DEVMGMT_GET_DEVICEINFO_REQ),
-            lambda m: m.endpoint == EP_DEVMGMT and m.msg_id == DEVMGMT_GET_DEVICEINFO_RSP,
-            what="the device-info request",
+        reply = await self._call(
+            EP_DEVMGMT, DEVMGMT_GET_DEVICEINFO_REQ, DEVMGMT_GET_DEVICEINFO_RSP, what="the device-info request"
         )
         try:
             model, firmware, serial = parse_device_info(reply.payload)
@@ -183,22 +187,17 @@ class Im871aReceiver(StreamReceiver[HciMessage]):
             )
         # volatile; IIFlag1: link mode; IIFlag2: RSSI + timestamp fields; RSSI on, timestamp off
         payload = bytes((0x00, 0x02, MODE_BYTES[mode], 0x30, 0x01, 0x00))
-        reply = await self._request(
-            encode_hci(EP_DEVMGMT, DEVMGMT_SET_CONFIG_REQ, payload),
-            lambda m: m.endpoint == EP_DEVMGMT and m.msg_id == DEVMGMT_SET_CONFIG_RSP,
+        reply = await self._call(
+            EP_DEVMGMT,
+            DEVMGMT_SET_CONFIG_REQ,
+            DEVMGMT_SET_CONFIG_RSP,
+            payload,
             what="the link-mode configuration",
         )
         if reply.payload and reply.payload[0] != 0:
             raise UnsupportedModeError(
                 f"iM871A rejected link mode {LINK_MODE_LABELS[mode]} (status {reply.payload[0]})"
             )
-
-    async def _keepalive(self) -> None:
-        await self._request(
-            encode_hci(EP_DEVMGMT, DEVMGMT_PING_REQ),
-            lambda m: m.endpoint == EP_DEVMGMT and m.msg_id == DEVMGMT_PING_RSP,
-            what="a ping",
-        )
 
     def _to_frame(self, message: HciMessage) -> Frame | None:
         if message.endpoint != EP_RADIOLINK or message.msg_id != RADIOLINK_WMBUSMSG_IND:

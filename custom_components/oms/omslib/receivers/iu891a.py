@@ -15,13 +15,13 @@ from .base import (
     LINK_MODE_LABELS,
     FramerStats,
     ReceiverInfo,
-    StreamReceiver,
     UnsupportedModeError,
     WrongDeviceError,
     display_device,
     register_receiver,
 )
 from .ccitt import crc16_x25, x25_ok
+from .imst import ImstReceiver
 
 END = 0xC0
 ESC = 0xDB
@@ -138,22 +138,29 @@ def feed_wimod(buffer: bytearray, stats: FramerStats | None = None, /) -> list[W
 
 
 @register_receiver
-class Iu891aReceiver(StreamReceiver[WimodMessage]):
+class Iu891aReceiver(ImstReceiver[WimodMessage]):
     """IMST iU891A-XL USB stick (and the other WiMOD wM-Bus gateway modules)."""
 
     kind: ClassVar[str] = "iu891a"
     model: ClassVar[str] = "iU891A"
     baudrate: ClassVar[int] = 115200
-    has_keepalive: ClassVar[bool] = True
+    ping = (SAP_DEVMGMT, DEVMGMT_PING_REQ, DEVMGMT_PING_RSP)
 
     def _frame(self, buffer: bytearray, stats: FramerStats | None) -> list[WimodMessage]:
         return feed_wimod(buffer, stats)
 
+    def _encode(self, endpoint: int, msg_id: int, payload: bytes) -> bytes:
+        return encode_wimod(endpoint, msg_id, payload)
+
+    def _source(self, message: WimodMessage) -> tuple[int, int]:
+        return message.sap, message.msg_id
+
     async def _identify(self) -> ReceiverInfo:
         self._write(WAKE_UP)
-        reply = await self._request(
-            encode_wimod(SAP_DEVMGMT, DEVMGMT_GET_DEVICE_INFO_REQ),
-            lambda m: m.sap == SAP_DEVMGMT and m.msg_id == DEVMGMT_GET_DEVICE_INFO_RSP,
+        reply = await self._call(
+            SAP_DEVMGMT,
+            DEVMGMT_GET_DEVICE_INFO_REQ,
+            DEVMGMT_GET_DEVICE_INFO_RSP,
             what="the device-info request",
         )
         payload = reply.payload
@@ -168,22 +175,17 @@ class Iu891aReceiver(StreamReceiver[WimodMessage]):
         # link mode; option bits: receive all (bit 0 clear) + RX/TX indications;
         # UI option bits 0; LED flash 0 ms; recalibrate 0 ms
         body = bytes((MODE_BYTES[mode], 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0, 0, 0, 0))
-        reply = await self._request(
-            encode_wimod(SAP_WMBUSGW, WMBUSGW_SET_ACTIVE_CONFIGURATION_REQ, body),
-            lambda m: m.sap == SAP_WMBUSGW and m.msg_id == WMBUSGW_SET_ACTIVE_CONFIGURATION_RSP,
+        reply = await self._call(
+            SAP_WMBUSGW,
+            WMBUSGW_SET_ACTIVE_CONFIGURATION_REQ,
+            WMBUSGW_SET_ACTIVE_CONFIGURATION_RSP,
+            body,
             what="the link-mode configuration",
         )
         if reply.status:
             raise UnsupportedModeError(
                 f"iU891A rejected link mode {LINK_MODE_LABELS[mode]} (status {reply.status})"
             )
-
-    async def _keepalive(self) -> None:
-        await self._request(
-            encode_wimod(SAP_DEVMGMT, DEVMGMT_PING_REQ),
-            lambda m: m.sap == SAP_DEVMGMT and m.msg_id == DEVMGMT_PING_RSP,
-            what="a ping",
-        )
 
     def _to_frame(self, message: WimodMessage) -> Frame | None:
         if message.sap != SAP_WMBUSGW or message.msg_id != WMBUSGW_RX_MESSAGE_IND:

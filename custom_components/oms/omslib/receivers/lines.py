@@ -20,8 +20,12 @@ it rejects (counted per reason, logged with rate limiting) and
 ==========================  =====================================================
 ``-`` or ``stdin``          standard input (a pipe or a terminal)
 ``tcp://host:port``         TCP client (``socket://host:port`` is the same)
-``cmd:<shell command>``     a shell pipeline; its stdout and stderr are read
-``""`` / ``default``        the driver's default command (SDR drivers only)
+``sdr:?frequency=…&…``      the driver's SDR program(s) with these settings, run as a
+                            fixed argument list without a shell (SDR drivers only;
+                            :class:`SdrSettings`, :func:`parse_sdr`)
+``""`` / ``default``        the same with the default settings (SDR drivers only)
+``cmd:<shell command>``     a shell pipeline; its stdout and stderr are read (for the
+                            command line's power users: Home Assistant refuses it)
 anything else               a command when the driver runs commands and the string
                             contains a blank or ``|``; else a serial port or a
                             serialx URL (``rfc2217://…``)
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass
 import logging
@@ -39,10 +44,11 @@ import os
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
 import time
-from typing import ClassVar, Literal, cast
-from urllib.parse import urlsplit
+from typing import Any, ClassVar, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ..frame import Frame
 from .base import (
@@ -143,7 +149,10 @@ def fix_l_field(raw: bytes) -> bytes:
     return bytes((len(raw) - 1,)) + raw[1:]
 
 
-SourceKind = Literal["command", "stdin", "tcp", "serial"]
+SourceKind = Literal["command", "program", "stdin", "tcp", "serial"]
+
+type Stages = tuple[tuple[str, ...], ...]
+"""Argument lists of the programs of a pipeline, the first one feeding the next (no shell)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,16 +161,104 @@ class LineSource:
 
     kind: SourceKind
     target: str
-    """The command, the host, or the serial device / URL."""
+    """The command, the host, or the serial device / URL (a program: its argument lists, for logs)."""
     port: int = 0
+    argv: Stages = ()
+    """A program: the argument list of each stage."""
 
 
-def parse_source(device: str, *, default_command: str | None = None) -> LineSource:
+SDR_FREQUENCIES = (24_000_000, 1_766_000_000)
+"""Tuning range of an RTL-SDR dongle (RTL2832U with an R820T tuner), Hz."""
+SDR_GAINS = (0.0, 50.0)
+"""Tuner gain range in dB (R820T: 0 to 49.6 dB)."""
+SDR_DEVICES = 32
+"""Device indexes accepted (``-d`` of the rtl-sdr tools)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SdrSettings:
+    """The settings of an SDR receiver's program, each validated; they become a fixed argument list.
+
+    ``program`` is the path or name of the driver's program (``rtl_433``, ``rtl_wmbus``; "" for the
+    name on PATH), ``frequency`` in Hz, ``gain`` in dB (None: automatic), ``device_index`` the
+    dongle's index.
+    """
+
+    program: str = ""
+    frequency: int = 868_950_000
+    gain: float | None = None
+    device_index: int = 0
+
+    def device(self) -> str:
+        """The ``sdr:`` device string of these settings (what a config entry stores)."""
+        query: dict[str, str] = {"frequency": str(self.frequency), "device_index": str(self.device_index)}
+        if self.gain is not None:
+            query["gain"] = f"{self.gain:g}"
+        if self.program:
+            query["program"] = self.program
+        return "sdr:?" + urlencode(query)
+
+    def check(self, programs: frozenset[str]) -> SdrSettings:
+        """These settings when valid for a driver running ``programs``; raises :class:`PortOpenError`."""
+        low, high = SDR_FREQUENCIES
+        if not low <= self.frequency <= high:
+            raise PortOpenError(f"Frequency {self.frequency} Hz outside {low}-{high} Hz")
+        if self.gain is not None and not SDR_GAINS[0] <= self.gain <= SDR_GAINS[1]:
+            raise PortOpenError(f"Gain {self.gain:g} dB outside {SDR_GAINS[0]:g}-{SDR_GAINS[1]:g} dB")
+        if not 0 <= self.device_index < SDR_DEVICES:
+            raise PortOpenError(f"Device index {self.device_index} outside 0-{SDR_DEVICES - 1}")
+        program = self.program
+        if program and (
+            os.path.basename(program) not in programs
+            or ("/" in program and not os.path.isabs(program))
+            or any(ch.isspace() or ch == "\0" for ch in program)
+        ):
+            names = ", ".join(sorted(programs))
+            raise PortOpenError(f"Program {program!r} is not {names} (a name or an absolute path)")
+        return self
+
+
+def parse_sdr(device: str, programs: frozenset[str]) -> SdrSettings:
+    """The settings of an ``sdr:?frequency=…&gain=…&device_index=…&program=…`` device string.
+
+    Every key is optional (defaults of :class:`SdrSettings`; gain "auto" is automatic); an unknown
+    key or an invalid value raises :class:`PortOpenError`.
+    """
+    query = device.strip()[4:].lstrip("?")
+    try:
+        pairs = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+    except ValueError:
+        raise PortOpenError(f"Bad SDR settings {query!r}") from None
+    unknown = set(pairs) - {"frequency", "gain", "device_index", "program"}
+    if unknown:
+        raise PortOpenError(f"Unknown SDR setting {sorted(unknown)[0]!r}")
+    defaults = SdrSettings()
+    try:
+        gain = pairs.get("gain", "auto")
+        settings = SdrSettings(
+            program=pairs.get("program", ""),
+            frequency=int(pairs.get("frequency", defaults.frequency)),
+            gain=None if gain in ("", "auto") else float(gain),
+            device_index=int(pairs.get("device_index", defaults.device_index)),
+        )
+    except ValueError as exc:
+        raise PortOpenError(f"Bad SDR setting: {exc}") from None
+    return settings.check(programs)
+
+
+def parse_source(
+    device: str,
+    *,
+    default_command: str | None = None,
+    sdr: tuple[frozenset[str], Callable[[SdrSettings], Stages]] | None = None,
+) -> LineSource:
     """Read a ``device`` string.
 
-    ``cmd:`` always names a command; "" / "default" and strings with a blank or
-    ``|`` are commands only for drivers with a ``default_command``. Raises
-    :class:`PortOpenError` for a malformed URL or when no device is given.
+    ``cmd:`` always names a command; strings with a blank or ``|`` are commands only for
+    drivers with a ``default_command``. ``sdr:`` and "" / "default" run the driver's SDR
+    programs (``sdr``: the program names it may run and its argument lists) without a
+    shell. Raises :class:`PortOpenError` for a malformed URL or SDR setting, or when no
+    device is given.
     """
     text = device.strip()
     commands = default_command is not None
@@ -182,10 +279,16 @@ def parse_source(device: str, *, default_command: str | None = None) -> LineSour
         if not command:
             raise PortOpenError("Empty command")
         return LineSource("command", command)
-    if text in ("", "default", "auto"):
-        if not commands:
+    if lower.startswith("sdr:") or text in ("", "default", "auto"):
+        if sdr is not None:
+            programs, stages = sdr
+            argv = stages(parse_sdr(text, programs) if lower.startswith("sdr:") else SdrSettings())
+            return LineSource("program", " | ".join(shlex.join(stage) for stage in argv), argv=argv)
+        if lower.startswith("sdr:"):
+            raise PortOpenError("This receiver runs no SDR program")
+        if default_command is None:
             raise PortOpenError("No device given")
-        return LineSource("command", cast(str, default_command))
+        return LineSource("command", default_command)
     if commands and (" " in text or "|" in text):
         return LineSource("command", text)
     return LineSource("serial", text)
@@ -222,14 +325,14 @@ def command_programs(command: str) -> list[str]:
 
 def missing_programs(command: str) -> list[str]:
     """Programs of ``command`` that are neither on PATH nor an executable path."""
-    missing = []
-    for program in command_programs(command):
-        if "/" in program:
-            if not os.access(program, os.X_OK):
-                missing.append(program)
-        elif shutil.which(program) is None:
-            missing.append(program)
-    return missing
+    return [program for program in command_programs(command) if not _runnable(program)]
+
+
+def _runnable(program: str) -> bool:
+    """``program`` is an executable path, or a name found on PATH."""
+    if "/" in program:
+        return os.access(program, os.X_OK)
+    return shutil.which(program) is not None
 
 
 # ---------------------------------------------------------------------------
@@ -260,11 +363,20 @@ class ProcessTransport(asyncio.BaseTransport):
     the group gets SIGKILL so that no stage (rtl_sdr holding the dongle) lingers.
     """
 
-    def __init__(self, transport: asyncio.SubprocessTransport, protocol: _PipeProtocol) -> None:
+    def __init__(
+        self,
+        transport: asyncio.SubprocessTransport,
+        protocol: _PipeProtocol,
+        *,
+        group: int | None = None,
+        feeders: tuple[asyncio.SubprocessTransport, ...] = (),
+    ) -> None:
         super().__init__()
         self._transport = transport
-        self.pid = transport.get_pid()
-        """Process ID of the shell, also the process group ID."""
+        self.pid = transport.get_pid() if group is None else group
+        """The process group ID: the shell's (or first program's) process ID."""
+        self._feeders = feeders
+        """Earlier stages of a pipeline run without a shell (closed with it)."""
         self._closing = False
         self._done = False
         self._kill_timer: asyncio.TimerHandle | None = None
@@ -293,6 +405,8 @@ class ProcessTransport(asyncio.BaseTransport):
             self._kill_timer = None
         self._signal(signal.SIGKILL)
         self._transport.close()
+        for feeder in self._feeders:
+            feeder.close()
 
     def _signal(self, signum: int) -> None:
         """Signal the pipeline's process group (which this receiver created)."""
@@ -303,6 +417,15 @@ class ProcessTransport(asyncio.BaseTransport):
 # ---------------------------------------------------------------------------
 # The receiver
 # ---------------------------------------------------------------------------
+
+
+def _group_kwargs(group: int | None) -> dict[str, Any]:
+    """Start a program in a new process group, or in ``group`` (the pipeline's first program's).
+
+    Not a new session (as for a shell): a process can only join a group of its own session.
+    Outside the terminal's foreground group, Ctrl-C reaches the pipeline only through :meth:`close`.
+    """
+    return {"process_group": 0 if group is None else group}
 
 
 def _log_level(count: int) -> int:
@@ -316,7 +439,9 @@ class LineReceiver(StreamReceiver[str]):
     """A receiver whose device speaks text lines; subclasses implement :meth:`parse_line`."""
 
     default_command: ClassVar[str | None] = None
-    """Command run for ``device`` "" / "default"; None: this driver runs no commands."""
+    """The shell form of the default pipeline; None: this driver runs no commands."""
+    sdr_programs: ClassVar[frozenset[str]] = frozenset()
+    """Names of the programs an ``sdr:`` device may run (empty: this driver runs none)."""
     max_buffer = 2 * MAX_LINE
     restart_min: ClassVar[float] = 1.0
     """First extra delay before restarting a pipeline that ran less than :attr:`restart_healthy` s."""
@@ -344,7 +469,7 @@ class LineReceiver(StreamReceiver[str]):
             baudrate=baudrate,
             timing=timing,
         )
-        self.source = parse_source(device, default_command=self.default_command)
+        self.source = self.source_of(device)
         self.rejected: Counter[str] = Counter()
         """Rejected lines by :attr:`BadLine.reason`."""
         self.frames = 0
@@ -356,6 +481,17 @@ class LineReceiver(StreamReceiver[str]):
         self._last_start = 0.0
 
     # -- parsing ----------------------------------------------------------------
+
+    @classmethod
+    def source_of(cls, device: str) -> LineSource:
+        """Where this driver would read ``device`` from (:func:`parse_source`; raises PortOpenError)."""
+        sdr = (cls.sdr_programs, cls.sdr_stages) if cls.sdr_programs else None
+        return parse_source(device, default_command=cls.default_command, sdr=sdr)
+
+    @classmethod
+    def sdr_stages(cls, settings: SdrSettings) -> Stages:
+        """The argument lists that run this driver's SDR programs with ``settings`` (SDR drivers)."""
+        raise NotImplementedError
 
     def parse_line(self, line: str) -> Frame | None:
         """Turn one line into a Frame (None: no telegram); raise BadLine / SourceRestart."""
@@ -404,6 +540,8 @@ class LineReceiver(StreamReceiver[str]):
         source = self.source
         if source.kind == "command":
             model = f"{self.model} (command)"
+        elif source.kind == "program":
+            model = f"{self.model} (SDR)"
         elif source.kind == "tcp":
             model = f"{self.model} (tcp {source.target}:{source.port})"
         else:
@@ -435,14 +573,13 @@ class LineReceiver(StreamReceiver[str]):
                 pipe.close()
                 raise PortOpenError(f"Cannot read stdin ({exc}); pipe the data in instead") from None
             return read_transport
+        if source.kind == "program":
+            return await self._start_program(protocol, source.argv)
         return await self._start_command(protocol, source.target)
 
-    async def _start_command(self, protocol: asyncio.Protocol, command: str) -> asyncio.BaseTransport:
-        missing = missing_programs(command)
-        if missing:
-            raise PortOpenError(f"Not found: {', '.join(missing)} (command: {command})")
+    async def _restart_pause(self) -> None:
+        """Before a (re)start: a pipeline that died soon after its start is restarted ever more slowly."""
         if self._last_start:
-            # A pipeline that died soon after its start is restarted ever more slowly.
             ran = time.monotonic() - self._last_start
             if ran >= self.restart_healthy:
                 self._restart_delay = 0.0
@@ -450,8 +587,14 @@ class LineReceiver(StreamReceiver[str]):
                 self._restart_delay = min(max(self._restart_delay * 2, self.restart_min), self.restart_max)
                 await asyncio.sleep(self._restart_delay)
             self.restarts += 1
-        loop = asyncio.get_running_loop()
         self._last_start = time.monotonic()
+
+    async def _start_command(self, protocol: asyncio.Protocol, command: str) -> asyncio.BaseTransport:
+        missing = missing_programs(command)
+        if missing:
+            raise PortOpenError(f"Not found: {', '.join(missing)} (command: {command})")
+        await self._restart_pause()
+        loop = asyncio.get_running_loop()
         pipe_protocol = _PipeProtocol(protocol)
         transport, _ = await loop.subprocess_shell(
             lambda: pipe_protocol,
@@ -464,7 +607,64 @@ class LineReceiver(StreamReceiver[str]):
         _LOGGER.debug("%s: started pid %s: %s", self._where(), transport.get_pid(), command)
         return ProcessTransport(transport, pipe_protocol)
 
+    async def _start_program(self, protocol: asyncio.Protocol, stages: Stages) -> asyncio.BaseTransport:
+        """Run ``stages`` as argument lists (no shell), each feeding the next, in one process group.
+
+        The last stage's stdout and stderr are read; earlier stages' stderr is discarded.
+        """
+        missing = [stage[0] for stage in stages if not _runnable(stage[0])]
+        if missing:
+            raise PortOpenError(f"Not found: {', '.join(missing)}")
+        await self._restart_pause()
+        loop = asyncio.get_running_loop()
+        feeders: list[asyncio.SubprocessTransport] = []
+        group: int | None = None
+        stdin: int = subprocess.DEVNULL
+        try:
+            for stage in stages[:-1]:
+                read_fd, write_fd = os.pipe()
+                try:
+                    feeder, _ = await loop.subprocess_exec(
+                        asyncio.SubprocessProtocol,
+                        *stage,
+                        stdin=stdin,
+                        stdout=write_fd,
+                        stderr=subprocess.DEVNULL,
+                        **_group_kwargs(group),
+                    )
+                except BaseException:
+                    os.close(read_fd)
+                    raise
+                finally:
+                    os.close(write_fd)
+                    if stdin != subprocess.DEVNULL:
+                        os.close(stdin)
+                stdin = read_fd
+                feeders.append(feeder)
+                group = feeder.get_pid() if group is None else group
+            pipe_protocol = _PipeProtocol(protocol)
+            try:
+                transport, _ = await loop.subprocess_exec(
+                    lambda: pipe_protocol,
+                    *stages[-1],
+                    stdin=stdin,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT,
+                    **_group_kwargs(group),
+                )
+            finally:
+                if stdin != subprocess.DEVNULL:
+                    os.close(stdin)
+        except OSError as exc:
+            for feeder in feeders:
+                with contextlib.suppress(ProcessLookupError):
+                    feeder.kill()
+                feeder.close()
+            raise PortOpenError(f"Cannot start {stages[-1][0]}: {exc}") from exc
+        _LOGGER.debug("%s: started pid %s: %s", self._where(), transport.get_pid(), self.source.target)
+        return ProcessTransport(transport, pipe_protocol, group=group, feeders=tuple(feeders))
+
     async def _open(self) -> None:
-        if self.source.kind != "command" and self.info is not None:
+        if self.source.kind not in ("command", "program") and self.info is not None:
             self.restarts += 1
         await super()._open()

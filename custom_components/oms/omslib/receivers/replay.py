@@ -37,16 +37,15 @@ from dataclasses import dataclass, field
 import logging
 import os
 import time
+from typing import Unpack
 from urllib.parse import parse_qs
 
 from ..frame import Frame
 from .base import (
-    FrameCallback,
-    LinkMode,
     PortOpenError,
     Receiver,
     ReceiverInfo,
-    StateCallback,
+    ReceiverOptions,
     display_device,
     register_receiver,
 )
@@ -165,17 +164,12 @@ class ReplayReceiver(Receiver):
         self,
         device: str,
         *,
-        on_frame: FrameCallback,
-        on_state: StateCallback | None = None,
-        link_mode: LinkMode = "c1t1",
-        receiver_id: str = "",
         speed: float | None = None,
         rate: float | None = None,
         loop: bool | None = None,
+        **common: Unpack[ReceiverOptions],
     ) -> None:
-        super().__init__(
-            device, on_frame=on_frame, on_state=on_state, link_mode=link_mode, receiver_id=receiver_id
-        )
+        super().__init__(device, **common)
         self.path, options = _parse_options(device)
         self._options = options
         self.speed = speed

@@ -28,10 +28,12 @@ from typing import Any, ClassVar
 from ..crc import crc16
 from ..frame import Frame
 from .base import register_receiver
-from .lines import BadLine, LineReceiver, fix_l_field, hex_bytes
+from .lines import BadLine, LineReceiver, SdrSettings, Stages, fix_l_field, hex_bytes
 
 DEFAULT_COMMAND = "rtl_433 -f 868.95M -s 1200k -F json"
-"""Command started for ``device`` "" / "default": mode C and T at 868.95 MHz, JSON lines."""
+"""The shell form of the command started for ``device`` "" / "default": modes C and T at 868.95 MHz,
+JSON lines (run without a shell: :meth:`Rtl433Receiver.sdr_stages`)."""
+SAMPLE_RATE = "1200k"
 
 MODEL = "Wireless-MBus"
 _MODES = {"T": "T1", "C": "C1", "S": "S1", "T1": "T1", "C1": "C1", "S1": "S1"}
@@ -113,6 +115,15 @@ class Rtl433Receiver(LineReceiver):
     kind = "rtl433"
     model = "rtl_433"
     default_command: ClassVar[str | None] = DEFAULT_COMMAND
+    sdr_programs: ClassVar[frozenset[str]] = frozenset({"rtl_433"})
+
+    @classmethod
+    def sdr_stages(cls, settings: SdrSettings) -> Stages:
+        argv = [settings.program or "rtl_433", "-d", str(settings.device_index)]
+        argv += ["-f", str(settings.frequency), "-s", SAMPLE_RATE, "-F", "json"]
+        if settings.gain is not None:
+            argv += ["-g", f"{settings.gain:g}"]
+        return (tuple(argv),)
 
     def __init__(self, device: str, **kwargs: Any) -> None:
         super().__init__(device, **kwargs)

@@ -1,5 +1,8 @@
 """rtl_wmbus (RTL-SDR) receiver: text lines from an ``rtl_sdr | rtl_wmbus`` pipeline, stdin or TCP.
 
+The pipeline runs without a shell (:meth:`RtlWmbusReceiver.sdr_stages`): ``rtl_sdr`` (from the
+directory of the configured ``rtl_wmbus``, else from PATH) feeds ``rtl_wmbus``.
+
 Line format (one telegram per line, DLL CRCs already removed)::
 
     MODE;CRC_OK;3OF6_OK;YYYY-MM-DD HH:MM:SS.sss;PKT_RSSI;CUR_RSSI;LL_ID;0x<hex>
@@ -13,14 +16,17 @@ containing "rtl_wmbus: exiting" restarts the pipeline.
 
 from __future__ import annotations
 
+import os
 from typing import ClassVar
 
 from ..frame import Frame
 from .base import register_receiver
-from .lines import BadLine, LineReceiver, SourceRestart, fix_l_field, hex_bytes
+from .lines import BadLine, LineReceiver, SdrSettings, SourceRestart, Stages, fix_l_field, hex_bytes
 
 DEFAULT_COMMAND = "rtl_sdr -f 868.95M -s 1.6e6 - 2>/dev/null | rtl_wmbus"
-"""Pipeline started for ``device`` "" / "default": T1 and C1 at 868.95 MHz."""
+"""The shell form of the pipeline started for ``device`` "" / "default": T1 and C1 at 868.95 MHz."""
+SAMPLE_RATE = "1.6e6"
+"""rtl_sdr sample rate rtl_wmbus expects (samples/s)."""
 
 _MODES = {"T1": "T1", "C1": "C1", "S1": "S1"}
 
@@ -63,6 +69,17 @@ class RtlWmbusReceiver(LineReceiver):
     kind = "rtlwmbus"
     model = "rtl_wmbus"
     default_command: ClassVar[str | None] = DEFAULT_COMMAND
+    sdr_programs: ClassVar[frozenset[str]] = frozenset({"rtl_wmbus"})
+
+    @classmethod
+    def sdr_stages(cls, settings: SdrSettings) -> Stages:
+        program = settings.program or "rtl_wmbus"
+        folder = os.path.dirname(program)
+        rtl_sdr = [os.path.join(folder, "rtl_sdr") if folder else "rtl_sdr"]
+        rtl_sdr += ["-d", str(settings.device_index), "-f", str(settings.frequency), "-s", SAMPLE_RATE]
+        if settings.gain is not None:
+            rtl_sdr += ["-g", f"{settings.gain:g}"]
+        return ((*rtl_sdr, "-"), (program,))
 
     def parse_line(self, line: str) -> Frame | None:
         return parse_rtlwmbus_line(line, receiver_id=self.receiver_id)
