@@ -442,12 +442,28 @@ def bench_mode5(seed: int, rows: Rows) -> None:
 
     counts = sweep(300, seed)
     for kind in ("payload", "header"):
-        total, accepted, _, _ = counts[kind]
+        total, accepted, _, kept = counts[kind]
         share = accepted / max(total, 1)
-        target = f"<= {TARGET_PAYLOAD:.0%}" if kind == "payload" else "hub: learnt identity"
-        verdict = ("OK" if share <= TARGET_PAYLOAD else "ABOVE") if kind == "payload" else ""
-        result = f"{accepted:,}/{total:,} = {share:.2%}"
-        rows.append((f"mode-5 {kind} mutations accepted", result, target, verdict))
+        rows.append(
+            (
+                f"mode-5 {kind} mutations accepted by the decoder alone",
+                f"{accepted:,}/{total:,} = {share:.2%}",
+                "",
+                "",
+            )
+        )
+        # What reaches a keyed meter in Home Assistant: the hub also holds telegrams whose identity or
+        # record layout the meter has not sent before (meter_trust.py), so only these remain.
+        hub_share = kept / max(total, 1)
+        verdict = "OK" if hub_share <= TARGET_PAYLOAD else "ABOVE"
+        rows.append(
+            (
+                f"mode-5 {kind} mutations accepted by decoder + hub (identity, layout)",
+                f"{kept:,}/{total:,} = {hub_share:.2%}",
+                f"<= {TARGET_PAYLOAD:.0%}",
+                verdict,
+            )
+        )
 
 
 # --------------------------------------------------------------------------- main
