@@ -1,13 +1,14 @@
 """Publish the uplinks of one demo OMS-over-LoRaWAN water meter to an MQTT broker.
 
-    scripts/lpwan_demo [--network tts|chirpstack|mioty] [--interval S] [--count N] [mqtt://HOST[:PORT]]
+    scripts/lpwan_demo [--network tts|chirpstack|mioty] [--interval S] [--count N] [--state FILE] [mqtt://HOST[:PORT]]
 
 Each uplink is what the network server would publish for a meter that sends its OMS data
 from the transport layer on (CI 0x78, no header: FPort 1), on the server's uplink topic:
 a volume that grows by 1-3 litres per uplink and the meter's date and time. The meter has no
-ID in its payload: map DevEUI ``70B3D5FFFE0D3E01`` to meter ``31415926`` (water) in the
-integration's add-meter step, or ``scripts/listen --receiver lpwan --map 70B3D5FFFE0D3E01=31415926,water
-mqtt://HOST``. Needs paho-mqtt (in the development environment).
+ID in its payload: map DevEUI ``70B3D5FFFE0D3E01`` to meter ``24681357`` (water) in the
+integration's add-meter step, or ``scripts/listen --receiver lpwan --map 70B3D5FFFE0D3E01=24681357,water
+mqtt://HOST``. ``scripts/develop`` does both when a broker is available. Needs paho-mqtt (in the
+development environment).
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ import argparse
 import base64
 from datetime import UTC, datetime
 import json
+from pathlib import Path
 import random
 import sys
 import time
 
-import paho.mqtt.client as mqtt
-
 DEV_EUI = "70B3D5FFFE0D3E01"
-METER_ID = "31415926"
+METER_ID = "24681357"
+"""Not one of the demo capture's meters (its neighbours are heard by the replay receiver)."""
 TOPICS = {
     "tts": "v3/oms-demo@ttn/devices/demo-water/up",
     "chirpstack": f"application/demo/device/{DEV_EUI.lower()}/event/up",
@@ -82,8 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--network", choices=sorted(TOPICS), default="tts")
     parser.add_argument("--interval", type=float, default=60.0, help="seconds between uplinks (default 60)")
     parser.add_argument("--count", type=int, help="stop after N uplinks")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        help="JSON file that keeps the volume and frame counter across runs (a meter never runs backwards)",
+    )
     parser.add_argument("url", nargs="?", default="mqtt://127.0.0.1:1883")
     args = parser.parse_args(argv)
+    import paho.mqtt.client as mqtt  # here: scripts/provision.py imports the constants without paho
+
     host, _, port = args.url.removeprefix("mqtt://").partition("/")[0].partition(":")
     client = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2, client_id=f"oms-lpwan-demo-{random.randrange(1 << 30)}"
@@ -95,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     client.loop_start()
     litres, f_cnt = 12_000, int(time.time()) % 10_000 + 16
+    if args.state is not None and args.state.exists():
+        saved = json.loads(args.state.read_text(encoding="utf-8"))
+        litres, f_cnt = int(saved["litres"]), int(saved["f_cnt"])
     try:
         sent = 0
         while args.count is None or sent < args.count:
@@ -107,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             sent += 1
             f_cnt += 1
+            if args.state is not None:
+                args.state.write_text(json.dumps({"litres": litres, "f_cnt": f_cnt}), encoding="utf-8")
             if args.count is None or sent < args.count:
                 time.sleep(args.interval)
     except KeyboardInterrupt:

@@ -8,12 +8,15 @@ Idempotent; each step is skipped when already done:
 3. the demo household's meters as subentries with their AES keys (subentry flow ``meter``);
 4. the Energy dashboard: electricity (grid), gas, water and the heat meter (individual device);
    with two days of made-up hourly history, so its graphs are not empty on a fresh recorder;
-5. removes the entries the onboarding adds that need the internet (weather, radio, cloud TTS).
+5. removes the entries the onboarding adds that need the internet (weather, radio, cloud TTS);
+6. with ``--mqtt HOST:PORT`` (a broker, e.g. the local Mosquitto of ``scripts/develop``): Home Assistant's
+   MQTT integration on that broker, a "LoRaWAN / mioty network server (MQTT)" receiver (The Things
+   Stack topics) and the demo LoRaWAN water meter of ``scripts/lpwan_demo`` mapped by its DevEUI.
 
 Nothing here knows how the integration stores its data: it drives the same flows as a user would.
 Used by ``scripts/develop``, ``scripts/screenshot`` and ``tests/e2e``::
 
-    python scripts/provision.py --url http://127.0.0.1:8123 [--device PATH] [--no-energy]
+    python scripts/provision.py --url http://127.0.0.1:8123 [--device PATH] [--no-energy] [--mqtt HOST:PORT]
 """
 
 from __future__ import annotations
@@ -27,8 +30,12 @@ import importlib.util
 import json
 import logging
 import math
+import os
 from pathlib import Path
+import pwd
 import random
+import shutil
+import socket
 import sys
 import time
 from typing import Any
@@ -38,6 +45,11 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+if str(ROOT / "scripts") not in sys.path:
+    sys.path.insert(0, str(ROOT / "scripts"))
+
+import lpwan_demo  # noqa: E402
 
 from custom_components.oms.demo import CAPTURE, HOUSEHOLD, DemoMeter  # noqa: E402
 
@@ -71,6 +83,10 @@ class Provisioned:
     """Energy dashboard role -> entity ID."""
     tokens: dict[str, Any] = field(default_factory=dict)
     """The token response of the login (access and refresh token), e.g. for a browser's hassTokens."""
+    lpwan_entry_id: str | None = None
+    """The LoRaWAN receiver's entry (``--mqtt`` only)."""
+    lpwan_subentry_id: str | None = None
+    """The demo LoRaWAN meter's subentry (``--mqtt`` only)."""
 
 
 async def wait_for_api(base_url: str, within: float = 120.0, alive: Any = None) -> None:
@@ -235,9 +251,9 @@ async def _flow(
 
 
 async def add_receiver(api: Api, device: str) -> str:
-    """The replay receiver's entry ID (created unless an oms entry for ``device`` exists)."""
+    """The replay receiver's entry ID (created unless an oms entry other than the LoRaWAN one exists)."""
     for entry in await api.rest("GET", f"/api/config/config_entries/entry?domain={DOMAIN}"):
-        if entry.get("domain") == DOMAIN:
+        if entry.get("domain") == DOMAIN and not str(entry.get("title", "")).startswith(LPWAN_TITLE):
             return str(entry["entry_id"])
     result = await _flow(
         api,
@@ -470,6 +486,148 @@ async def import_history(api: Api, entities: dict[str, str], hours: int = 48) ->
     _LOGGER.info("Imported %d hours of made-up history for the Energy dashboard", hours)
 
 
+# --------------------------------------------------------------------------- LoRaWAN through MQTT
+
+BROKER = ("127.0.0.1", 1883)
+"""Where ``scripts/develop`` looks for (or starts) the demo's MQTT broker."""
+MQTT_DOMAIN = "mqtt"
+LPWAN_STEP = "lpwan"
+LPWAN_NETWORK = "tts"
+"""The demo publisher's default format (The Things Stack) and the receiver's network setting."""
+LPWAN_TITLE = "LPWAN "
+"""How the integration titles a LoRaWAN receiver entry (``LPWAN <topic>``)."""
+LPWAN_METER = DemoMeter(lpwan_demo.METER_ID, "", 0x07, "LoRaWAN water meter", None)
+"""The meter of ``scripts/lpwan_demo``: DevEUI :data:`lpwan_demo.DEV_EUI`, no ID in its payload."""
+LPWAN_MEDIUM = "water"
+
+
+def parse_host_port(text: str, default_port: int = BROKER[1]) -> tuple[str, int]:
+    """``HOST[:PORT]`` or ``mqtt://HOST[:PORT]`` -> (host, port)."""
+    host, _, port = text.removeprefix("mqtt://").partition("/")[0].rpartition(":")
+    if not host:  # no colon: all of it is the host
+        return text.removeprefix("mqtt://").partition("/")[0] or BROKER[0], default_port
+    if not port.isdigit():
+        raise ValueError(f"not HOST:PORT: {text!r}")
+    return host, int(port)
+
+
+def broker_accepting(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections at ``host:port`` (a broker already running)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def mosquitto_binary() -> str | None:
+    """The ``mosquitto`` broker (Debian puts it in /usr/sbin, often not on a user's PATH), or None."""
+    return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+
+
+def mosquitto_config(directory: Path, host: str = BROKER[0], port: int = BROKER[1]) -> str:
+    """Mosquitto 2.x configuration for the demo: loopback only, anonymous, nothing persisted.
+
+    Logs to ``directory``; ``user`` is the current user, else Mosquitto started as root would switch
+    to the ``mosquitto`` user and could not write there.
+    """
+    return "\n".join(
+        [
+            "# Written by scripts/develop: the demo's local broker (LoRaWAN uplinks of scripts/lpwan_demo).",
+            f"listener {port} {host}",
+            "allow_anonymous true",
+            "persistence false",
+            f"user {pwd.getpwuid(os.getuid()).pw_name}",
+            f"log_dest file {directory.resolve() / 'mosquitto.log'}",
+            "",
+        ]
+    )
+
+
+def write_broker_config(config_dir: Path, host: str = BROKER[0], port: int = BROKER[1]) -> Path:
+    """``config/mosquitto/mosquitto.conf`` (rewritten each time); its path."""
+    directory = config_dir / "mosquitto"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "mosquitto.conf"
+    path.write_text(mosquitto_config(directory, host, port), encoding="utf-8")
+    return path
+
+
+async def setup_mqtt(api: Api, host: str, port: int) -> str:
+    """Home Assistant's MQTT integration on ``host:port`` (its config flow); the entry ID.
+
+    An existing MQTT entry is kept as it is, whatever broker it uses.
+    """
+    for entry in await api.rest("GET", f"/api/config/config_entries/entry?domain={MQTT_DOMAIN}"):
+        if entry.get("domain") == MQTT_DOMAIN:
+            return str(entry["entry_id"])
+    base = "/api/config/config_entries/flow"
+    result = await api.rest("POST", base, {"handler": MQTT_DOMAIN, "show_advanced_options": False})
+    if result.get("type") == "menu":  # Supervisor: "add-on" or "broker"
+        result = await api.rest("POST", f"{base}/{result['flow_id']}", {"next_step_id": "broker"})
+    if result.get("type") != "form" or result.get("step_id") != "broker":
+        raise ProvisionError(f"MQTT flow: expected the broker step, got {result}")
+    result = await api.rest("POST", f"{base}/{result['flow_id']}", {"broker": host, "port": port})
+    if result.get("type") != "create_entry":
+        raise ProvisionError(f"MQTT flow on {host}:{port} ended with {result}")
+    _LOGGER.info("Added the MQTT integration (broker %s:%d)", host, port)
+    return str(result["result"]["entry_id"])
+
+
+async def add_lpwan_receiver(api: Api, network: str = LPWAN_NETWORK) -> str:
+    """The "LoRaWAN / mioty network server (MQTT)" receiver's entry ID (created unless one exists)."""
+    for entry in await api.rest("GET", f"/api/config/config_entries/entry?domain={DOMAIN}"):
+        if str(entry.get("title", "")).startswith(LPWAN_TITLE):
+            return str(entry["entry_id"])
+    result = await _flow(
+        api,
+        "/api/config/config_entries/flow",
+        {"handler": DOMAIN, "show_advanced_options": False},
+        [("user", {"next_step_id": LPWAN_STEP}), (LPWAN_STEP, {"lpwan_network": network})],
+    )
+    if result.get("type") != "create_entry":
+        raise ProvisionError(f"LoRaWAN receiver flow ended with {result}")
+    _LOGGER.info("Added the LoRaWAN / mioty receiver (%s)", result["result"].get("title"))
+    return str(result["result"]["entry_id"])
+
+
+def lpwan_meter_answers(meter: DemoMeter, dev_eui: str, medium: str) -> list[tuple[str, dict[str, Any]]]:
+    """The meter subentry flow's steps of an LPWAN receiver: DevEUI -> meter ID and medium, then the name."""
+    return [
+        (LPWAN_STEP, {"dev_eui": dev_eui, "meter_id": meter.meter_id, "device_type": medium}),
+        ("meter", {"name": meter.name}),
+    ]
+
+
+async def add_lpwan_meter(
+    api: Api,
+    entry_id: str,
+    meter: DemoMeter = LPWAN_METER,
+    dev_eui: str = lpwan_demo.DEV_EUI,
+    medium: str = LPWAN_MEDIUM,
+) -> str:
+    """Map ``dev_eui`` to ``meter`` in the LoRaWAN receiver's add-meter flow; the subentry ID."""
+    for sub in await api.ws("config_entries/subentries/list", entry_id=entry_id):
+        if sub.get("unique_id") == meter.meter_id:
+            return str(sub["subentry_id"])
+    base = "/api/config/config_entries/subentries/flow"
+    result = await api.rest("POST", base, {"handler": [entry_id, SUBENTRY_TYPE]})
+    for step_id, data in lpwan_meter_answers(meter, dev_eui, medium):
+        # "meter_unencrypted" when the meter was heard sending plaintext before it was mapped
+        if result.get("type") != "form" or result.get("step_id") not in (step_id, f"{step_id}_unencrypted"):
+            raise ProvisionError(f"LoRaWAN meter flow: expected step {step_id!r}, got {result}")
+        result = await api.rest("POST", f"{base}/{result['flow_id']}", data)
+        if result.get("type") == "form" and result.get("errors"):
+            raise ProvisionError(f"LoRaWAN meter flow step {step_id}: errors {result['errors']}")
+    if result.get("type") != "create_entry":
+        raise ProvisionError(f"LoRaWAN meter {meter.meter_id}: subentry flow ended with {result}")
+    _LOGGER.info("Added LoRaWAN meter %s (DevEUI %s, %s)", meter.meter_id, dev_eui, meter.name)
+    for sub in await api.ws("config_entries/subentries/list", entry_id=entry_id):
+        if sub.get("unique_id") == meter.meter_id:
+            return str(sub["subentry_id"])
+    raise ProvisionError(f"LoRaWAN meter {meter.meter_id}: no subentry after the flow")
+
+
 ONBOARDING_EXTRAS = ("google_translate", "met", "radio_browser")
 """Entries the onboarding creates that need the internet (or ffmpeg): noise in an offline demo."""
 
@@ -493,6 +651,7 @@ async def provision(
     remove_extras: bool = True,
     history: bool = True,
     within: float = 120.0,
+    mqtt: tuple[str, int] | None = None,
 ) -> Provisioned:
     """Everything of the module docstring against a running Home Assistant at ``base_url``."""
     meters = list(meters)
@@ -513,6 +672,10 @@ async def provision(
                 if history:
                     await wait_for_states(api, done.energy_entities.values(), within)
                     await import_history(api, done.energy_entities)
+            if mqtt is not None:
+                await setup_mqtt(api, *mqtt)
+                done.lpwan_entry_id = await add_lpwan_receiver(api)
+                done.lpwan_subentry_id = await add_lpwan_meter(api, done.lpwan_entry_id)
             if remove_extras:
                 await remove_onboarding_extras(api)
         finally:
@@ -650,6 +813,7 @@ def write_config(config_dir: Path, port: int, *, minimal: bool = False) -> None:
         if storage:
             write_http_storage(config_dir, port, "127.0.0.1")
         return
+    write_broker_config(config_dir)
     if not yaml.exists():
         yaml.write_text(
             DEVELOP_YAML.format(core=CORE_YAML, http="" if storage else HTTP_INCLUDE), encoding="utf-8"
@@ -672,7 +836,27 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--write-config", metavar="DIR", help="only write a config directory for the demo")
     parser.add_argument("--port", type=int, default=8123, help="with --write-config")
+    parser.add_argument(
+        "--mqtt",
+        metavar="HOST:PORT",
+        help="also the MQTT integration on this broker, a LoRaWAN receiver and the scripts/lpwan_demo meter",
+    )
+    parser.add_argument(
+        "--broker-running",
+        metavar="HOST:PORT",
+        help="only check: exit 0 if a broker accepts connections there",
+    )
+    parser.add_argument(
+        "--which-mosquitto", action="store_true", help="only print the mosquitto binary (or fail)"
+    )
     args = parser.parse_args()
+    if args.broker_running:
+        return 0 if broker_accepting(*parse_host_port(args.broker_running)) else 1
+    if args.which_mosquitto:
+        binary = mosquitto_binary()
+        if binary:
+            print(binary)
+        return 0 if binary else 1
     if args.write_config:
         write_config(Path(args.write_config), args.port)
         return 0
@@ -685,6 +869,7 @@ def main() -> int:
                 energy=not args.no_energy,
                 history=not args.no_history,
                 within=args.timeout,
+                mqtt=parse_host_port(args.mqtt) if args.mqtt else None,
             )
         )
     except ProvisionError as err:

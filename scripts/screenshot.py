@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
-"""Screenshots of the demo for the README: ``docs/screenshot-energy.png``, ``-water-meter.png``.
+"""Screenshots of the demo for the README: ``docs/screenshot-energy.png``, ``-water-meter.png``,
+``-profile.png``.
 
 Starts Home Assistant on a fresh temporary configuration, provisions the demo
 (``scripts/provision.py``), lets headless Debian ``chromium`` log in by putting the
 tokens in the frontend's ``hassTokens`` localStorage entry, and captures pages over the
 Chrome DevTools Protocol (aiohttp WebSocket; no browser download). Run it through
 ``scripts/screenshot``, which installs chromium and the frontend when missing.
+
+The profile shot (issue 12) needs hours of the electricity meter's 15-minute load profile: a second
+Home Assistant replays the capture 60 times faster (a capture hour a minute), a dashboard with a
+``statistics-graph`` card of the external statistic ``oms:11893502_energy`` is added through the
+lovelace API, and the card is pointed at the capture's dates (the meter's own timestamps, March 2025)
+through the frontend's energy date collection, as the Energy dashboard's date picker would.
 """
 
 # ruff: noqa: ASYNC220, ASYNC240 - a one-shot script: blocking process and file calls are fine
@@ -14,6 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+from collections.abc import AsyncIterator
+import contextlib
 import json
 from pathlib import Path
 import shutil
@@ -47,6 +56,16 @@ CHROMIUM_FLAGS = [
     "--hide-scrollbars",
     f"--window-size={WIDTH},{HEIGHT}",
 ]
+
+
+PROFILE_METER = "11893502"
+"""The demo's electricity meter, which sends a 15-minute inverse compact profile (Annex R style)."""
+PROFILE_SPEED = 60
+PROFILE_HOURS = 12
+"""Hourly statistics rows of the profile to wait for before the shot."""
+PROFILE_DASHBOARD = "oms-profile"
+TIME_ZONE = "Europe/Berlin"
+"""The demo's time zone (provision.CORE_YAML); the browser gets it too, so the hours match."""
 
 
 def _free_port() -> int:
@@ -87,7 +106,8 @@ class Page:
     async def shot(self, path: Path) -> None:
         data = await self.send("Page.captureScreenshot", format="png")
         path.write_bytes(base64.b64decode(data["data"]))
-        print(f"screenshot: wrote {path.relative_to(ROOT)}")
+        shown = path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
+        print(f"screenshot: wrote {shown}")
 
 
 async def _devtools_page(port: int, deadline: float) -> str:
@@ -113,7 +133,32 @@ async def capture(base: str, done: provision.Provisioned, chromium: str, out: Pa
         finally:
             await api.close()
     water = next(d["id"] for d in devices if ["oms", "21436587"] in d["identifiers"])
-    tokens = {
+    async with _browser(chromium, base, done) as page:
+        await page.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=WIDTH,
+            height=ENERGY_HEIGHT,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        await page.goto(f"{base}/energy", settle)
+        await page.click(*PREVIOUS_DAY)  # yesterday: a whole day of (imported) history
+        await asyncio.sleep(settle / 2)
+        await page.shot(out / "screenshot-energy.png")
+        await page.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=WIDTH,
+            height=HEIGHT,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        await page.goto(f"{base}/config/devices/device/{water}", settle)
+        await page.shot(out / "screenshot-water-meter.png")
+
+
+def _browser_tokens(base: str, done: provision.Provisioned) -> dict[str, Any]:
+    """The frontend's ``hassTokens`` localStorage entry for the provisioned login."""
+    return {
         "access_token": done.tokens["access_token"],
         "refresh_token": done.tokens.get("refresh_token"),
         "token_type": "Bearer",
@@ -122,6 +167,87 @@ async def capture(base: str, done: provision.Provisioned, chromium: str, out: Pa
         "hassUrl": base,
         "clientId": f"{base}/",
     }
+
+
+def profile_dashboard(statistic_id: str, title: str) -> dict[str, Any]:
+    """A one-card dashboard: hourly bars (``change``) of ``statistic_id`` over the energy date selection."""
+    card = {
+        "type": "statistics-graph",
+        "title": title,
+        "entities": [statistic_id],
+        "chart_type": "bar",
+        "period": "hour",
+        "stat_types": ["change"],
+        "energy_date_selection": True,
+    }
+    return {"views": [{"title": "Load profile", "path": "profile", "panel": True, "cards": [card]}]}
+
+
+async def _profile_hours(api: provision.Api, statistic_id: str) -> list[dict[str, Any]]:
+    """The hourly rows of ``statistic_id`` (all of them: the meter's own timestamps may be long ago)."""
+    rows = await api.ws(
+        "recorder/statistics_during_period",
+        start_time="2000-01-01T00:00:00+00:00",
+        statistic_ids=[statistic_id],
+        period="hour",
+        types=["change"],
+    )
+    return list(rows.get(statistic_id, []))
+
+
+async def capture_profile(
+    base: str, done: provision.Provisioned, chromium: str, out: Path, settle: float, within: float
+) -> None:
+    """``screenshot-profile.png``: the statistics graph of the electricity meter's load profile."""
+    statistic_id = f"oms:{PROFILE_METER}_energy"
+    deadline = time.monotonic() + within
+    async with aiohttp.ClientSession() as session:
+        api = provision.Api(session, base, done.access_token)
+        try:
+            while True:  # the first rows are flat: the capture's first profile has no history behind it
+                rows = [r for r in await _profile_hours(api, statistic_id) if r.get("change")]
+                if len(rows) >= PROFILE_HOURS:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{statistic_id}: {len(rows)} hours with a change in {within:.0f} s")
+                await asyncio.sleep(5)
+            metadata = await api.ws("recorder/get_statistics_metadata", statistic_ids=[statistic_id])
+            name = metadata[0].get("name") or statistic_id
+            dashboards = {d["url_path"] for d in await api.ws("lovelace/dashboards/list")}
+            if PROFILE_DASHBOARD not in dashboards:
+                await api.ws(
+                    "lovelace/dashboards/create",
+                    url_path=PROFILE_DASHBOARD,
+                    title="Load profile",
+                    icon="mdi:chart-bar",
+                    mode="storage",
+                    show_in_sidebar=True,
+                    require_admin=False,
+                )
+            try:  # the card follows the Energy dashboard's dates, which need energy preferences
+                await api.ws("energy/get_prefs")
+            except provision.ProvisionError:
+                await api.ws("energy/save_prefs", energy_sources=[], device_consumption=[])
+            config = profile_dashboard(statistic_id, f"{name}: 15-minute values summed into hours")
+            await api.ws("lovelace/config/save", url_path=PROFILE_DASHBOARD, config=config)
+        finally:
+            await api.close()
+    first, last = rows[0]["start"], rows[-1]["end"]  # ms since the epoch
+    async with _browser(chromium, base, done, HEIGHT - 260) as page:
+        await page.goto(f"{base}/{PROFILE_DASHBOARD}/profile", settle)
+        await page.js(
+            "(() => { const c = document.querySelector('home-assistant').hass.connection._energy;"
+            f" c.setPeriod(new Date({first}), new Date({last} - 1)); c.refresh(); }})()"
+        )
+        await asyncio.sleep(settle / 2)
+        await page.shot(out / "screenshot-profile.png")
+
+
+@contextlib.asynccontextmanager
+async def _browser(
+    chromium: str, base: str, done: provision.Provisioned, height: int = HEIGHT
+) -> AsyncIterator[Page]:
+    """A logged-in chromium tab of ``WIDTH`` x ``height`` in the demo's time zone."""
     cdp_port = _free_port()
     with tempfile.TemporaryDirectory(prefix="oms-chromium-") as profile:
         browser = subprocess.Popen(
@@ -140,36 +266,19 @@ async def capture(base: str, done: provision.Provisioned, chromium: str, out: Pa
             async with aiohttp.ClientSession() as session, session.ws_connect(ws_url, max_msg_size=0) as ws:
                 page = Page(ws)
                 await page.send("Page.enable")
+                await page.send("Emulation.setTimezoneOverride", timezoneId=TIME_ZONE)
                 await page.send(
                     "Emulation.setDeviceMetricsOverride",
                     width=WIDTH,
-                    height=HEIGHT,
+                    height=height,
                     deviceScaleFactor=1,
                     mobile=False,
                 )
                 await page.goto(f"{base}/auth/providers", 1)  # any page of the origin, for localStorage
-                await page.js(f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(tokens))})")
+                tokens = json.dumps(json.dumps(_browser_tokens(base, done)))
+                await page.js(f"localStorage.setItem('hassTokens', {tokens})")
                 await page.js("localStorage.setItem('dockedSidebar', JSON.stringify('docked'))")
-                await page.send(
-                    "Emulation.setDeviceMetricsOverride",
-                    width=WIDTH,
-                    height=ENERGY_HEIGHT,
-                    deviceScaleFactor=1,
-                    mobile=False,
-                )
-                await page.goto(f"{base}/energy", settle)
-                await page.click(*PREVIOUS_DAY)  # yesterday: a whole day of (imported) history
-                await asyncio.sleep(settle / 2)
-                await page.shot(out / "screenshot-energy.png")
-                await page.send(
-                    "Emulation.setDeviceMetricsOverride",
-                    width=WIDTH,
-                    height=HEIGHT,
-                    deviceScaleFactor=1,
-                    mobile=False,
-                )
-                await page.goto(f"{base}/config/devices/device/{water}", settle)
-                await page.shot(out / "screenshot-water-meter.png")
+                yield page
         finally:
             browser.terminate()
             try:
@@ -177,6 +286,39 @@ async def capture(base: str, done: provision.Provisioned, chromium: str, out: Pa
             except subprocess.TimeoutExpired:
                 browser.kill()
                 browser.wait()
+
+
+async def run_profile(chromium: str, out: Path, settle: float, within: float) -> int:
+    """A second demo Home Assistant replaying fast, for :func:`capture_profile`."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="oms-demo-profile-") as tmp:
+        config = Path(tmp) / "config"
+        provision.write_config(config, port)
+        log_path = Path(tmp) / "hass.log"
+        with log_path.open("wb") as log:
+            hass = subprocess.Popen(
+                [sys.executable, "-m", "homeassistant", "-c", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                await provision.wait_for_api(base, 600, alive=lambda: hass.poll() is None)
+                device = f"{provision.CAPTURE}?speed={PROFILE_SPEED}"
+                done = await provision.provision(base, device=device, energy=False, within=180)
+                await capture_profile(base, done, chromium, out, settle, within)
+            except (provision.ProvisionError, RuntimeError) as err:
+                print(f"screenshot: {err}", file=sys.stderr)
+                print("\n".join(log_path.read_text(errors="replace").splitlines()[-30:]), file=sys.stderr)
+                return 1
+            finally:
+                hass.terminate()
+                try:
+                    hass.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    hass.kill()
+                    hass.wait()
+    return 0
 
 
 async def run(chromium: str, out: Path, settle: float, warmup: float) -> int:
@@ -216,13 +358,23 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--settle", type=float, default=10.0, help="seconds a page gets to render")
     parser.add_argument("--warmup", type=float, default=40.0, help="seconds of replay before the first shot")
+    parser.add_argument(
+        "--shots", choices=("all", "demo", "profile"), default="all", help="demo: energy and water meter"
+    )
+    parser.add_argument(
+        "--profile-within", type=float, default=1200.0, help="seconds to wait for the profile's hours"
+    )
     args = parser.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         print("screenshot: chromium not found (scripts/screenshot installs it)", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(run(chromium, args.out, args.settle, args.warmup))
+    if args.shots in ("all", "demo") and asyncio.run(run(chromium, args.out, args.settle, args.warmup)):
+        return 1
+    if args.shots in ("all", "profile"):
+        return asyncio.run(run_profile(chromium, args.out, args.settle, args.profile_within))
+    return 0
 
 
 if __name__ == "__main__":

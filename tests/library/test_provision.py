@@ -1,4 +1,4 @@
-"""scripts/provision.py without a running Home Assistant: history rows, statistics metadata, the port."""
+"""scripts/provision.py without a running Home Assistant: history, statistics metadata, port, LoRaWAN."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import provision  # noqa: E402
+
+from tests.mqtt_broker import Broker  # noqa: E402
 
 
 def test_history_ends_where_the_recorder_starts() -> None:
@@ -239,3 +241,21 @@ async def test_lpwan_receiver_without_mqtt_says_so() -> None:
     )
     with pytest.raises(provision.ProvisionError, match="mqtt_not_configured"):
         await provision.add_lpwan_receiver(api)  # type: ignore[arg-type]
+
+
+def test_lpwan_demo_meter_continues_across_runs(tmp_path: Path, mosquitto: Broker) -> None:
+    """scripts/develop restarts the publisher with --state: the volume and frame counter never go back.
+
+    (The integration ignores a total that runs backwards and a frame counter that repeats.)
+    """
+    import lpwan_demo
+
+    state = tmp_path / "lpwan_demo.json"
+    url = f"mqtt://{mosquitto.host}:{mosquitto.port}"
+    assert lpwan_demo.main(["--count", "2", "--interval", "0", "--state", str(state), url]) == 0
+    first = json.loads(state.read_text())
+    assert 12_002 <= first["litres"] <= 12_006
+    assert lpwan_demo.main(["--count", "1", "--interval", "0", "--state", str(state), url]) == 0
+    second = json.loads(state.read_text())
+    assert first["litres"] + 1 <= second["litres"] <= first["litres"] + 3
+    assert second["f_cnt"] == first["f_cnt"] + 1
