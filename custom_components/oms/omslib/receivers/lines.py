@@ -15,6 +15,10 @@ and is expected (a banner, a status line), raises :class:`BadLine` for a line
 it rejects (counted per reason, logged with rate limiting) and
 :class:`SourceRestart` when the line says the source is dead.
 
+Over 500 lines on purpose: the four transports (process pipelines, stdin, TCP, serial), the validated
+SDR argument lists and the source-string grammar share one receiver lifecycle and one error vocabulary;
+split apart they would each need the others' internals.
+
 ``device`` strings (:func:`parse_source`):
 
 ==========================  =====================================================
