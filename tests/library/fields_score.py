@@ -45,10 +45,10 @@ SUFFIXES: dict[str, tuple[str, float]] = {
     "pct": ("percent", 1.0),
 }
 
-# record unit -> (dimension, factor to the dimension's base unit). K and °C are one dimension: M-Bus
-# uses K only for temperature differences, which wmbusmeters prints as ``…_c`` fields.
-UNITS: dict[str, tuple[str, float]] = {
+# unit symbol -> (family, factor to the family's base unit), for comparing records with expected values
+UNIT_FAMILIES: dict[str, tuple[str, float]] = {
     "m³": ("volume", 1.0),
+    "m^3": ("volume", 1.0),
     "l": ("volume", 1e-3),
     "L": ("volume", 1e-3),
     "ft³": ("volume", 0.028316846592),
@@ -68,13 +68,23 @@ UNITS: dict[str, tuple[str, float]] = {
     "MJ/h": ("power", 1 / 3.6),
     "GJ/h": ("power", 1e3 / 3.6),
     "m³/h": ("flow", 1.0),
+    "m^3/h": ("flow", 1.0),
     "m³/min": ("flow", 60.0),
+    "m^3/min": ("flow", 60.0),
     "m³/s": ("flow", 3600.0),
+    "m^3/s": ("flow", 3600.0),
     "l/h": ("flow", 1e-3),
     "L/h": ("flow", 1e-3),
     "°C": ("temperature", 1.0),
-    "K": ("temperature", 1.0),
-    "mK": ("temperature", 1e-3),
+    "C": ("temperature", 1.0),
+    "deg C": ("temperature", 1.0),
+    "K": ("kelvin", 1.0),
+    "mK": ("kelvin", 1e-3),
+    "s": ("time", 1.0),
+    "min": ("time", 60.0),
+    "h": ("time", 3600.0),
+    "d": ("time", 86400.0),
+    "days": ("time", 86400.0),
     "V": ("voltage", 1.0),
     "mV": ("voltage", 1e-3),
     "A": ("current", 1.0),
@@ -82,8 +92,22 @@ UNITS: dict[str, tuple[str, float]] = {
     "Hz": ("frequency", 1.0),
     "bar": ("pressure", 1.0),
     "mbar": ("pressure", 1e-3),
+    "kg": ("mass", 1.0),
+    "t": ("mass", 1e3),
+    "kg/h": ("mass_flow", 1.0),
+    "kvarh": ("reactive_energy", 1.0),
+    "kVARh": ("reactive_energy", 1.0),
+    "varh": ("reactive_energy", 1e-3),
     "%": ("percent", 1.0),
     "%RH": ("percent", 1.0),
+}
+
+# The score's dimensions: the same, but K and °C are one dimension. M-Bus uses K only for temperature
+# differences, which wmbusmeters prints as ``…_c`` fields.
+UNITS: dict[str, tuple[str, float]] = {
+    **UNIT_FAMILIES,
+    "K": ("temperature", 1.0),
+    "mK": ("temperature", 1e-3),
 }
 
 REL_TOL = 0.005

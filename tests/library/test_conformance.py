@@ -32,7 +32,7 @@ from custom_components.oms.omslib.keyring import Keyring
 from custom_components.oms.omslib.record import Record
 from custom_components.oms.omslib.telegram import Telegram
 from tests.corpus import CORPUS
-from tests.library.fields_score import CORPUS_FILE, load_rows, score_rows
+from tests.library.fields_score import CORPUS_FILE, UNIT_FAMILIES, load_rows, score_rows
 
 pytestmark = pytest.mark.conformance
 
@@ -54,62 +54,8 @@ FLOOR_VEC_CHECKS = 0.95
 
 # --------------------------------------------------------------------------- units
 
-# unit symbol -> (family, factor to the family's base unit)
-UNITS: dict[str, tuple[str, float]] = {
-    "m³": ("volume", 1.0),
-    "m^3": ("volume", 1.0),
-    "l": ("volume", 1e-3),
-    "L": ("volume", 1e-3),
-    "ft³": ("volume", 0.028316846592),
-    "Wh": ("energy", 1e-3),
-    "kWh": ("energy", 1.0),
-    "MWh": ("energy", 1e3),
-    "GWh": ("energy", 1e6),
-    "J": ("energy", 1 / 3.6e6),
-    "kJ": ("energy", 1 / 3.6e3),
-    "MJ": ("energy", 1 / 3.6),
-    "GJ": ("energy", 1e3 / 3.6),
-    "W": ("power", 1e-3),
-    "kW": ("power", 1.0),
-    "MW": ("power", 1e3),
-    "J/h": ("power", 1 / 3.6e6),
-    "kJ/h": ("power", 1 / 3.6e3),
-    "MJ/h": ("power", 1 / 3.6),
-    "GJ/h": ("power", 1e3 / 3.6),
-    "m³/h": ("flow", 1.0),
-    "m^3/h": ("flow", 1.0),
-    "m³/min": ("flow", 60.0),
-    "m^3/min": ("flow", 60.0),
-    "m³/s": ("flow", 3600.0),
-    "m^3/s": ("flow", 3600.0),
-    "l/h": ("flow", 1e-3),
-    "L/h": ("flow", 1e-3),
-    "°C": ("temperature", 1.0),
-    "C": ("temperature", 1.0),
-    "deg C": ("temperature", 1.0),
-    "K": ("kelvin", 1.0),
-    "mK": ("kelvin", 1e-3),
-    "s": ("time", 1.0),
-    "min": ("time", 60.0),
-    "h": ("time", 3600.0),
-    "d": ("time", 86400.0),
-    "days": ("time", 86400.0),
-    "V": ("voltage", 1.0),
-    "mV": ("voltage", 1e-3),
-    "A": ("current", 1.0),
-    "mA": ("current", 1e-3),
-    "Hz": ("frequency", 1.0),
-    "bar": ("pressure", 1.0),
-    "mbar": ("pressure", 1e-3),
-    "kg": ("mass", 1.0),
-    "t": ("mass", 1e3),
-    "kg/h": ("mass_flow", 1.0),
-    "kvarh": ("reactive_energy", 1.0),
-    "kVARh": ("reactive_energy", 1.0),
-    "varh": ("reactive_energy", 1e-3),
-    "%": ("percent", 1.0),
-    "%RH": ("percent", 1.0),
-}
+# unit symbol -> (family, factor to the family's base unit): tests/library/fields_score.py
+UNITS = UNIT_FAMILIES
 
 
 # --------------------------------------------------------------------------- wmbusmeters field table

@@ -68,3 +68,10 @@ def test_corpus_coverage() -> None:
         seen[telegram.header.address.manufacturer] += 1
     named = sum(n for code, n in seen.items() if code in MANUFACTURERS)
     assert named / sum(seen.values()) >= 0.9, sorted(c for c in seen if c not in MANUFACTURERS)
+
+
+def test_a_manufacturer_field_of_zero_names_nobody() -> None:
+    """Field 0 spells "@@@" (e.g. a TPL-first LoRaWAN meter mapped without a manufacturer): no company."""
+    assert manufacturer_name("@@@") is None
+    assert manufacturer_brand("@@@") is None
+    assert manufacturer_brand("QDS") == "Qundis"

@@ -109,16 +109,24 @@ MANUFACTURERS: dict[str, tuple[str, str]] = {
 
 
 def manufacturer_name(code: str | None) -> str | None:
-    """The company behind a FLAG code ("QDS" -> "Qundis GmbH"); the code itself when unknown."""
-    if not code:
+    """The company behind a FLAG code ("QDS" -> "Qundis GmbH"); the code itself when unknown.
+
+    None for no code, or for a field that spells no letters ("@@@": the manufacturer field 0, as
+    TPL-first LoRaWAN meters mapped without a manufacturer have).
+    """
+    if not code or not code.isalpha():
         return None
     entry = MANUFACTURERS.get(code.upper())
     return entry[1] if entry else code
 
 
 def manufacturer_brand(code: str | None) -> str | None:
-    """The short name of a FLAG code's company ("QDS" -> "Qundis"); the code itself when unknown."""
-    if not code:
+    """The short name of a FLAG code's company ("QDS" -> "Qundis"); the code itself when unknown.
+
+    None for no code, or for a field that spells no letters ("@@@": the manufacturer field 0, as
+    TPL-first LoRaWAN meters mapped without a manufacturer have).
+    """
+    if not code or not code.isalpha():
         return None
     entry = MANUFACTURERS.get(code.upper())
     return entry[0] if entry else code
