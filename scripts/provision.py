@@ -553,6 +553,29 @@ def write_broker_config(config_dir: Path, host: str = BROKER[0], port: int = BRO
     return path
 
 
+def sections(form: dict[str, Any]) -> list[dict[str, Any]]:
+    """The collapsible sections ("expandable" fields) of a flow form's serialised data schema."""
+    return [item for item in form.get("data_schema") or [] if item.get("type") == "expandable"]
+
+
+def section_defaults(section: dict[str, Any]) -> dict[str, Any]:
+    """What the frontend submits for an untouched section of a serialised form: each field's default,
+    and for required fields without one a switch off or a drop-down's first option."""
+    values: dict[str, Any] = {}
+    for item in section.get("schema") or []:
+        selector = item.get("selector") or {}
+        if "default" in item:
+            values[item["name"]] = item["default"]
+        elif not item.get("required"):
+            continue
+        elif "boolean" in selector:
+            values[item["name"]] = False
+        elif options := (selector.get("select") or {}).get("options"):
+            first = options[0]
+            values[item["name"]] = first["value"] if isinstance(first, dict) else first
+    return values
+
+
 async def setup_mqtt(api: Api, host: str, port: int) -> str:
     """Home Assistant's MQTT integration on ``host:port`` (its config flow); the entry ID.
 
@@ -567,7 +590,11 @@ async def setup_mqtt(api: Api, host: str, port: int) -> str:
         result = await api.rest("POST", f"{base}/{result['flow_id']}", {"next_step_id": "broker"})
     if result.get("type") != "form" or result.get("step_id") != "broker":
         raise ProvisionError(f"MQTT flow: expected the broker step, got {result}")
-    result = await api.rest("POST", f"{base}/{result['flow_id']}", {"broker": host, "port": port})
+    answer: dict[str, Any] = {"broker": host, "port": port}
+    # Newer releases group the rest of the form in required, collapsed sections ("other_settings"):
+    # each is sent with the defaults its form shows, as the frontend does.
+    answer |= {item["name"]: section_defaults(item) for item in sections(result) if item.get("required")}
+    result = await api.rest("POST", f"{base}/{result['flow_id']}", answer)
     if result.get("type") != "create_entry":
         raise ProvisionError(f"MQTT flow on {host}:{port} ended with {result}")
     _LOGGER.info("Added the MQTT integration (broker %s:%d)", host, port)

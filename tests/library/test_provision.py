@@ -259,3 +259,36 @@ def test_lpwan_demo_meter_continues_across_runs(tmp_path: Path, mosquitto: Broke
     second = json.loads(state.read_text())
     assert first["litres"] + 1 <= second["litres"] <= first["litres"] + 3
     assert second["f_cnt"] == first["f_cnt"] + 1
+
+
+async def test_mqtt_broker_form_with_required_sections() -> None:
+    """Newer releases (2026.10+) put the rest of the broker form in a required, collapsed section."""
+    form = _form("broker") | {
+        "data_schema": [
+            {"name": "broker", "required": True, "type": "string"},
+            {"name": "port", "required": True, "type": "integer"},
+            {
+                "name": "other_settings",
+                "required": True,
+                "type": "expandable",
+                "schema": [
+                    {"name": "set_client_cert", "required": True, "selector": {"boolean": {}}},
+                    {
+                        "name": "set_ca_cert",
+                        "required": True,
+                        "selector": {"select": {"options": ["off", "auto"]}},
+                    },
+                    {"name": "transport", "required": True, "default": "tcp", "selector": {"select": {}}},
+                    {"name": "client_id", "required": False, "selector": {"text": {}}},
+                ],
+            },
+            {"name": "optional_section", "required": False, "type": "expandable", "schema": []},
+        ]
+    }
+    api = _FlowApi([], [form, {"type": "create_entry", "result": {"entry_id": "m2"}}])
+    assert await provision.setup_mqtt(api, "127.0.0.1", 1883) == "m2"  # type: ignore[arg-type]
+    assert api.posted[-1][1] == {
+        "broker": "127.0.0.1",
+        "port": 1883,
+        "other_settings": {"set_client_cert": False, "set_ca_cert": "off", "transport": "tcp"},
+    }
