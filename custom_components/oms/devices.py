@@ -32,7 +32,7 @@ def meter_model(manufacturer: str | None, device_type: int | None, version: int 
     if device_type is None:
         return None
     medium = device_type_name(device_type).replace("_", " ").capitalize()
-    details = [manufacturer] if manufacturer else []
+    details = [manufacturer] if manufacturer and manufacturer.isalpha() else []  # "@@@": field 0, no maker
     if version is not None:
         details.append(f"version 0x{version:02X}")
     return f"{medium} ({', '.join(details)})" if details else medium

@@ -57,6 +57,7 @@ def typed(meter: enc.Addr, title: str) -> dict[str, object]:
 def test_model_and_title_texts() -> None:
     assert meter_model("QDS", 0x08, 0x35) == "Heat cost allocator (QDS, version 0x35)"
     assert meter_model(None, 0x07, None) == "Water"
+    assert meter_model("@@@", 0x07, 0x01) == "Water (version 0x01)"  # manufacturer field 0 (LoRaWAN mapping)
     assert meter_model("KAM", None, 1) is None
     assert meter_title("QDS", "heat_cost_allocator", "16180339") == "Qundis heat cost allocator 16180339"
     assert meter_title("XYZ", None, "1") == "XYZ 1"
