@@ -5,20 +5,32 @@ from __future__ import annotations
 import logging
 
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr
 
-from .const import CONF_DEVICE, DOMAIN, PLATFORMS
+from .const import CONF_DEVICE, CONF_KIND, DOMAIN, PLATFORMS
 from .heard import forget_heard_meters
 from .hub import OmsConfigEntry, OmsHub
+from .issues import async_shell_command_issue
 from .omslib.receivers import ReceiverError
 from .omslib.receivers.base import display_device
+from .probe import runs_shell
 
 _LOGGER = logging.getLogger(__name__)
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: OmsConfigEntry) -> bool:
     """Start the receiver, then the platforms."""
+    # A device that is a shell command (typed before the forms refused them) never runs: a repair
+    # issue asks for the SDR program's settings instead. (The library refuses it too.)
+    shell = runs_shell(entry.data.get(CONF_KIND, ""), entry.data[CONF_DEVICE])
+    async_shell_command_issue(hass, entry.entry_id, entry.title, runs_shell=shell)
+    if shell:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="shell_command_refused",
+            translation_placeholders={"receiver": entry.title},
+        )
     hub = OmsHub(hass, entry)
     try:
         await hub.async_start()

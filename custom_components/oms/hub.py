@@ -84,7 +84,6 @@ from .issues import (
     async_backwards_issue,
     async_clear_decryption_issue,
     async_decryption_issue,
-    async_shell_command_issue,
 )
 from .lpwan_mqtt import LpwanReceiver, lpwan_mapping
 from .meter_trust import judge_telegram
@@ -103,7 +102,6 @@ from .omslib.trust import (
 )
 from .omslib.wired import parse_address
 from .poller import MbusPoller
-from .probe import runs_shell
 from .statistics import async_schedule_import as async_schedule_profile_statistics
 from .storage import record_from_json, record_to_json, trust_from_json, trust_to_json
 
@@ -235,8 +233,6 @@ class OmsHub:
             info = await self.poller.async_start()
             self.connected = True
             return info
-        runs = runs_shell(data[CONF_KIND], data[CONF_DEVICE])  # set up before commands were refused
-        async_shell_command_issue(self.hass, self.entry.entry_id, self.entry.title, runs_shell=runs)
         self.receiver = self._create_receiver(data[CONF_KIND], data[CONF_DEVICE])
         self.receivers = [self.receiver]
         topic = self.entry.options.get(CONF_MQTT_TOPIC)

@@ -262,11 +262,12 @@ async def test_plaintext_under_a_keyed_meter_id_is_ignored(
     assert hass.states.get("sensor.heat_energy").state == "4201"  # type: ignore[union-attr]
 
 
-async def test_a_shell_command_set_up_before_runs_on_with_a_repair_issue(
+async def test_a_shell_command_set_up_before_never_runs_and_raises_a_repair_issue(
     hass: HomeAssistant, issue_registry: ir.IssueRegistry, write_capture: Callable[..., str]
 ) -> None:
-    """An SDR receiver whose device is a shell command (typed before the UI refused them) keeps running,
-    and a repair issue asks for its settings instead; a replay receiver raises none."""
+    """An SDR receiver whose device is a shell command (typed before the UI refused them) does not start
+    (no shell is ever run from Home Assistant), and a repair issue asks for its settings; a replay
+    receiver raises none."""
     from pytest_homeassistant_custom_component.common import MockConfigEntry
 
     from custom_components.oms.const import CONF_DEVICE, CONF_KIND, CONF_LINK_MODE
@@ -280,14 +281,12 @@ async def test_a_shell_command_set_up_before_runs_on_with_a_repair_issue(
         minor_version=1,
     )
     entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
+    assert entry.state is ConfigEntryState.SETUP_ERROR
     issue = issue_registry.async_get_issue(DOMAIN, shell_command_issue_id(entry.entry_id))
     assert issue is not None
     assert issue.translation_key == "shell_command"
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
     replay = make_entry(write_capture(water_telegram()))
     await setup_entry(hass, replay)
     assert issue_registry.async_get_issue(DOMAIN, shell_command_issue_id(replay.entry_id)) is None

@@ -466,6 +466,7 @@ class _Listen:
                 stdin_fd = self._stdin_pipe()
             if stdin_fd is not None:
                 kwargs["stdin_fd"] = stdin_fd
+            kwargs["allow_shell"] = True  # the command line's user typed the command
         return create_receiver(kind, args.device, **kwargs)
 
     def _stdin_pipe(self) -> int | None:

@@ -113,7 +113,7 @@ def test_bad_lines(line: str, reason: str) -> None:
 def test_commands_need_the_cmd_prefix() -> None:
     rx = HexLineReceiver("cat some file", on_frame=lambda f: None)
     assert rx.source.kind == "serial"
-    assert HexLineReceiver("cmd:cat x", on_frame=lambda f: None).source.kind == "command"
+    assert HexLineReceiver("cmd:cat x", on_frame=lambda f: None, allow_shell=True).source.kind == "command"
     with pytest.raises(PortOpenError):
         HexLineReceiver("", on_frame=lambda f: None)
 

@@ -131,7 +131,11 @@ async def test_receiver_on_a_command(tmp_path: Path) -> None:
     )
     got = Collector()
     rx = Rtl433Receiver(
-        "cmd:" + command(str(script), hold=5), timing=FAST, receiver_id="sdr", **got.callbacks
+        "cmd:" + command(str(script), hold=5),
+        timing=FAST,
+        receiver_id="sdr",
+        allow_shell=True,
+        **got.callbacks,
     )
     info = await rx.start()
     try:

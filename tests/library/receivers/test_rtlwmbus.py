@@ -195,7 +195,10 @@ async def test_pipeline_restarts_when_it_exits(tmp_path: Path) -> None:
     starts = tmp_path / "starts"
     got = Collector()
     rx = RtlWmbusReceiver(
-        "cmd:" + command(str(script), hold=0.1, count_file=str(starts)), timing=FAST, **got.callbacks
+        "cmd:" + command(str(script), hold=0.1, count_file=str(starts)),
+        timing=FAST,
+        allow_shell=True,
+        **got.callbacks,
     )
     rx.restart_min = 0.05  # type: ignore[misc]
     info = await rx.start()
@@ -230,7 +233,10 @@ async def test_exiting_line_restarts_and_stop_kills_the_pipeline(tmp_path: Path)
     got = Collector()
     # The stage would linger for 30 s: only the "exiting" line can make the restart quick.
     rx = RtlWmbusReceiver(
-        command(str(script), hold=30, count_file=str(starts)) + " | cat", timing=FAST, **got.callbacks
+        command(str(script), hold=30, count_file=str(starts)) + " | cat",
+        timing=FAST,
+        allow_shell=True,
+        **got.callbacks,
     )
     rx.restart_min = 0.05  # type: ignore[misc]
     await rx.start()
@@ -246,7 +252,9 @@ async def test_exiting_line_restarts_and_stop_kills_the_pipeline(tmp_path: Path)
 
 
 async def test_missing_program_is_a_port_open_error() -> None:
-    rx = RtlWmbusReceiver("no-such-sdr-tool-oms -f 868.95M | rtl_wmbus", timing=FAST, on_frame=lambda f: None)
+    rx = RtlWmbusReceiver(
+        "no-such-sdr-tool-oms -f 868.95M | rtl_wmbus", timing=FAST, on_frame=lambda f: None, allow_shell=True
+    )
     with pytest.raises(PortOpenError, match="no-such-sdr-tool-oms"):
         await rx.start()
     assert not rx.connected
@@ -292,3 +300,17 @@ async def test_tcp_refused() -> None:
     rx = RtlWmbusReceiver(f"tcp://127.0.0.1:{port}", timing=FAST, on_frame=lambda f: None)
     with pytest.raises(PortOpenError):
         await rx.start()
+
+
+@pytest.mark.parametrize(
+    "device",
+    ["cmd:rtl_sdr -f 868.95M - | rtl_wmbus", "rtl_sdr -f 868.95M - | rtl_wmbus", "touch /tmp/x; rtl_wmbus"],
+)
+def test_a_shell_command_needs_the_explicit_opt_in(device: str) -> None:
+    """Only a caller that says so (the command line) may run a shell command: Home Assistant never does,
+    whatever was typed into its forms. Nothing is started; the constructor refuses."""
+    with pytest.raises(PortOpenError, match="Shell commands are not allowed"):
+        RtlWmbusReceiver(device, on_frame=lambda f: None)
+    assert RtlWmbusReceiver(device, on_frame=lambda f: None, allow_shell=True).source.kind == "command"
+    # the SDR settings still run, as a fixed argument list
+    assert RtlWmbusReceiver("default", on_frame=lambda f: None).source.kind == "program"

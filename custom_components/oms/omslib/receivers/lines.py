@@ -463,7 +463,12 @@ class LineReceiver(StreamReceiver[str]):
         baudrate: int | None = None,
         timing: StreamTiming = DEFAULT_TIMING,
         stdin_fd: int | None = None,
+        allow_shell: bool = False,
     ) -> None:
+        """``allow_shell``: run a ``device`` that is a shell command (``cmd:…``, or a pipeline for the SDR
+        drivers). Only the command line, whose user types the command, sets it; everywhere else such a
+        device raises :class:`PortOpenError` here, before anything runs (SDR programs run from
+        ``sdr:`` settings as fixed argument lists)."""
         super().__init__(
             device,
             on_frame=on_frame,
@@ -474,6 +479,11 @@ class LineReceiver(StreamReceiver[str]):
             timing=timing,
         )
         self.source = self.source_of(device)
+        if self.source.kind == "command" and not allow_shell:
+            raise PortOpenError(
+                "Shell commands are not allowed as a receiver device here; "
+                "configure the SDR program by its settings (sdr:?frequency=…) instead"
+            )
         self.rejected: Counter[str] = Counter()
         """Rejected lines by :attr:`BadLine.reason`."""
         self.frames = 0
