@@ -61,7 +61,8 @@ TARGET_PLAIN = 20_000
 TARGET_ENCRYPTED = 10_000
 TARGET_RATIO = 3.0
 
-Rows = list[tuple[str, str, str, str]]
+Row = tuple[str, str, str, str]
+Rows = list[Row]
 """(label, value, target, verdict) rows of the final table."""
 
 
@@ -160,6 +161,19 @@ def _run_cli(stdin: bytes, args: Sequence[str]) -> tuple[float, bytes]:
     return elapsed, proc.stdout
 
 
+def _throughput_row(
+    label: str, stdin: bytes, args: Sequence[str], n: int, startup: float, target: int
+) -> Row:
+    """Decode ``stdin`` (``n`` lines) through the CLI, best of two runs, as a report row."""
+    elapsed, out = min((_run_cli(stdin, args) for _ in range(2)), key=lambda t: t[0])
+    lines = out.splitlines()
+    ok = sum(1 for line in lines if line.startswith(b'{"ok":true'))
+    rate = n / elapsed
+    net = n / max(elapsed - startup, 1e-9)
+    verdict = "OK" if rate >= target else ("OK net" if net >= target else "BELOW")
+    return (label, f"{rate:,.0f}/s ({net:,.0f}/s net), {ok}/{len(lines)} ok", f">= {target:,}/s", verdict)
+
+
 def bench_throughput(n: int, rows: Rows) -> None:
     startup = min(_run_cli(b"", [])[0] for _ in range(3))
     rows.append(("CLI start-up (empty input)", f"{startup * 1000:.0f} ms", "", ""))
@@ -172,22 +186,10 @@ def bench_throughput(n: int, rows: Rows) -> None:
         ("encrypted (mode 5 / mode 7 + MAC)", "encrypted", TARGET_ENCRYPTED),
     ):
         stdin = b"".join(f.hex().upper().encode() + b"\n" for f in bench_streams.stream(kind, n))
-        args = (
-            [a for arg in bench_streams.key_arguments() for a in arg.split()] if kind == "encrypted" else []
-        )
-        elapsed, out = min((_run_cli(stdin, args) for _ in range(2)), key=lambda t: t[0])
-        lines = out.splitlines()
-        ok = sum(1 for line in lines if line.startswith(b'{"ok":true'))
-        rate = n / elapsed
-        net = n / max(elapsed - startup, 1e-9)
-        verdict = "OK" if rate >= target else ("OK net" if net >= target else "BELOW")
+        keys = bench_streams.key_arguments() if kind == "encrypted" else []
+        args = [a for arg in keys for a in arg.split()]
         rows.append(
-            (
-                f"throughput {label}: {n} distinct telegrams",
-                f"{rate:,.0f}/s ({net:,.0f}/s net), {ok}/{len(lines)} ok",
-                f">= {target:,}/s",
-                verdict,
-            )
+            _throughput_row(f"throughput {label}: {n} distinct telegrams", stdin, args, n, startup, target)
         )
     plain = plaintext_frames()
     enc, keys = encrypted_frames()
@@ -199,21 +201,8 @@ def bench_throughput(n: int, rows: Rows) -> None:
         if not frames:
             rows.append((f"throughput {label}", "no corpus frames", f">= {target}/s", "SKIP"))
             continue
-        stdin = _stream(frames, n)
-        elapsed, out = min((_run_cli(stdin, args) for _ in range(2)), key=lambda t: t[0])
-        lines = out.splitlines()
-        ok = sum(1 for line in lines if line.startswith(b'{"ok":true'))
-        rate = n / elapsed
-        net = n / max(elapsed - startup, 1e-9)
-        verdict = "OK" if rate >= target else ("OK net" if net >= target else "BELOW")
-        rows.append(
-            (
-                f"reference, corpus {label}: {len(frames)} frames repeated x{n // len(frames)} (caches help)",
-                f"{rate:,.0f}/s ({net:,.0f}/s net), {ok}/{len(lines)} ok",
-                f">= {target:,}/s",
-                verdict,
-            )
-        )
+        name = f"reference, corpus {label}: {len(frames)} frames repeated x{n // len(frames)} (caches help)"
+        rows.append(_throughput_row(name, _stream(frames, n), args, n, startup, target))
 
 
 # --------------------------------------------------------------------------- pyMeterBus
