@@ -46,25 +46,16 @@ def find_driver(header: Header, frame: bytes, ci_offset: int) -> Driver | None:
     return None
 
 
-_RESULTS: dict[tuple[str, bytes, int | None, int], DriverResult | None] = {}
-_RESULTS_MAX = 2048
-"""Driver results by (driver, frame, hash of the key, OMS record count): a meter repeating its telegram
-is read once (a driver is a pure function of these; the record count changes only when a compact
-frame's layout becomes known). Keys themselves are not kept here."""
-
-
 def _call(driver: Driver, data: DriverInput) -> DriverResult | None:
-    memo = (driver.name, data.frame, None if data.key is None else hash(data.key), len(data.records))
-    if memo in _RESULTS:
-        return _RESULTS[memo]
+    """The driver's reading, or None for bytes it does not understand (the OMS result then stands).
+
+    Not cached: real meters never send the same bytes twice (the access number changes), and copies
+    heard by several receivers are dropped before decoding.
+    """
     try:
-        result = driver.decode(data)
+        return driver.decode(data)
     except (OmsError, ArithmeticError, LookupError, ValueError):
-        result = None  # bytes the driver does not understand: the OMS result stands
-    if len(_RESULTS) >= _RESULTS_MAX:
-        _RESULTS.clear()
-    _RESULTS[memo] = result
-    return result
+        return None
 
 
 def run_driver(
