@@ -62,8 +62,6 @@ class OmsMeterEntity(Entity):
     @callback
     def _handle_update(self) -> None:
         self._update_from_meter()
-        if self.meter.context is not None:
-            self.async_set_context(self.meter.context)  # one cause per telegram (see MeterState.context)
         self.async_write_ha_state()
 
     @callback

@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
-from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
@@ -617,7 +617,7 @@ class OmsHub:
             return
         meter.receivers = reception.receivers
         meter.best_receiver = reception.best_receiver
-        meter.rssi = reception.best_rssi  # another copy of the same telegram: the same context
+        meter.rssi = reception.best_rssi
         async_dispatcher_send(self.hass, signal_reception(self.entry.entry_id, meter.meter_id))
 
     @callback
@@ -710,7 +710,6 @@ class OmsHub:
         meter.receivers = (frame.receiver_id,)
         meter.best_receiver = frame.receiver_id
         meter.reception = None
-        meter.context = Context()
         meter.last_heard = dt_util.utc_from_timestamp(frame.received_at)
         meter.access_number = header.access_number
         if header.status is not None:

@@ -11,8 +11,6 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from homeassistant.core import Context
-
 from .omslib.devices import device_type_name
 from .omslib.manufacturers import manufacturer_brand
 from .omslib.record import Record
@@ -97,11 +95,6 @@ class MeterState:
     """The receiver that heard the last telegram best (:attr:`rssi` is its RSSI)."""
     reception: tuple[bytes, float] | None = field(default=None, repr=False)
     """Link address and de-duplication start of the last telegram (later copies find the meter by it)."""
-    context: Context | None = field(default=None, repr=False)
-    """The cause of the state changes of the last telegram and its copies from other receivers, shared
-    by the meter's entities: Home Assistant links a context and its first event in a reference cycle
-    only the garbage collector frees, so one context per telegram leaves one such cycle, not one per
-    state change."""
     identity: tuple[str, int, int] | None = None
     """Manufacturer, version and device type of its first trusted telegram: other ones are not this meter."""
     freshness: Freshness = field(default_factory=Freshness)
