@@ -74,6 +74,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _stop(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Terminate ``process``; kill it when it has not ended after ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class Page:
     """One browser tab driven over CDP."""
 
@@ -98,6 +108,16 @@ class Page:
     async def js(self, expression: str) -> Any:
         result = await self.send("Runtime.evaluate", expression=expression, returnByValue=True)
         return result.get("result", {}).get("value")
+
+    async def viewport(self, height: int) -> None:
+        """``WIDTH`` x ``height`` CSS pixels at scale 1."""
+        await self.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=WIDTH,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
 
     async def click(self, x: int, y: int) -> None:
         for kind in ("mousePressed", "mouseReleased"):
@@ -134,24 +154,12 @@ async def capture(base: str, done: provision.Provisioned, chromium: str, out: Pa
             await api.close()
     water = next(d["id"] for d in devices if ["oms", "21436587"] in d["identifiers"])
     async with _browser(chromium, base, done) as page:
-        await page.send(
-            "Emulation.setDeviceMetricsOverride",
-            width=WIDTH,
-            height=ENERGY_HEIGHT,
-            deviceScaleFactor=1,
-            mobile=False,
-        )
+        await page.viewport(ENERGY_HEIGHT)
         await page.goto(f"{base}/energy", settle)
         await page.click(*PREVIOUS_DAY)  # yesterday: a whole day of (imported) history
         await asyncio.sleep(settle / 2)
         await page.shot(out / "screenshot-energy.png")
-        await page.send(
-            "Emulation.setDeviceMetricsOverride",
-            width=WIDTH,
-            height=HEIGHT,
-            deviceScaleFactor=1,
-            mobile=False,
-        )
+        await page.viewport(HEIGHT)
         await page.goto(f"{base}/config/devices/device/{water}", settle)
         await page.shot(out / "screenshot-water-meter.png")
 
@@ -267,32 +275,26 @@ async def _browser(
                 page = Page(ws)
                 await page.send("Page.enable")
                 await page.send("Emulation.setTimezoneOverride", timezoneId=TIME_ZONE)
-                await page.send(
-                    "Emulation.setDeviceMetricsOverride",
-                    width=WIDTH,
-                    height=height,
-                    deviceScaleFactor=1,
-                    mobile=False,
-                )
+                await page.viewport(height)
                 await page.goto(f"{base}/auth/providers", 1)  # any page of the origin, for localStorage
                 tokens = json.dumps(json.dumps(_browser_tokens(base, done)))
                 await page.js(f"localStorage.setItem('hassTokens', {tokens})")
                 await page.js("localStorage.setItem('dockedSidebar', JSON.stringify('docked'))")
                 yield page
         finally:
-            browser.terminate()
-            try:
-                browser.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                browser.kill()
-                browser.wait()
+            _stop(browser, 20)
 
 
-async def run_profile(chromium: str, out: Path, settle: float, within: float) -> int:
-    """A second demo Home Assistant replaying fast, for :func:`capture_profile`."""
+async def run(chromium: str, out: Path, settle: float, wait: float, *, profile: bool = False) -> int:
+    """A fresh demo Home Assistant, provisioned, and its shots; 1 (with the log's tail) when that fails.
+
+    The demo shots (:func:`capture`) after ``wait`` seconds of replay; with ``profile`` the profile
+    shot (:func:`capture_profile`) from a replay ``PROFILE_SPEED`` times faster, waiting up to
+    ``wait`` seconds for the profile's hours.
+    """
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="oms-demo-profile-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="oms-demo-profile-" if profile else "oms-demo-") as tmp:
         config = Path(tmp) / "config"
         provision.write_config(config, port)
         log_path = Path(tmp) / "hass.log"
@@ -304,52 +306,20 @@ async def run_profile(chromium: str, out: Path, settle: float, within: float) ->
             )
             try:
                 await provision.wait_for_api(base, 600, alive=lambda: hass.poll() is None)
-                device = f"{provision.CAPTURE}?speed={PROFILE_SPEED}"
-                done = await provision.provision(base, device=device, energy=False, within=180)
-                await capture_profile(base, done, chromium, out, settle, within)
+                if profile:
+                    device = f"{provision.CAPTURE}?speed={PROFILE_SPEED}"
+                    done = await provision.provision(base, device=device, energy=False, within=180)
+                    await capture_profile(base, done, chromium, out, settle, wait)
+                else:
+                    done = await provision.provision(base, within=180)
+                    await asyncio.sleep(wait)  # let the replay fill in every meter's readings
+                    await capture(base, done, chromium, out, settle)
             except (provision.ProvisionError, RuntimeError) as err:
                 print(f"screenshot: {err}", file=sys.stderr)
                 print("\n".join(log_path.read_text(errors="replace").splitlines()[-30:]), file=sys.stderr)
                 return 1
             finally:
-                hass.terminate()
-                try:
-                    hass.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    hass.kill()
-                    hass.wait()
-    return 0
-
-
-async def run(chromium: str, out: Path, settle: float, warmup: float) -> int:
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="oms-demo-") as tmp:
-        config = Path(tmp) / "config"
-        provision.write_config(config, port)
-        log_path = Path(tmp) / "hass.log"
-        with log_path.open("wb") as log:
-            hass = subprocess.Popen(
-                [sys.executable, "-m", "homeassistant", "-c", str(config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                await provision.wait_for_api(base, 600, alive=lambda: hass.poll() is None)
-                done = await provision.provision(base, within=180)
-                await asyncio.sleep(warmup)  # let the replay fill in every meter's readings
-                await capture(base, done, chromium, out, settle)
-            except (provision.ProvisionError, RuntimeError) as err:
-                print(f"screenshot: {err}", file=sys.stderr)
-                print("\n".join(log_path.read_text(errors="replace").splitlines()[-30:]), file=sys.stderr)
-                return 1
-            finally:
-                hass.terminate()
-                try:
-                    hass.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    hass.kill()
-                    hass.wait()
+                _stop(hass, 60)
     return 0
 
 
@@ -373,7 +343,7 @@ def main() -> int:
     if args.shots in ("all", "demo") and asyncio.run(run(chromium, args.out, args.settle, args.warmup)):
         return 1
     if args.shots in ("all", "profile"):
-        return asyncio.run(run_profile(chromium, args.out, args.settle, args.profile_within))
+        return asyncio.run(run(chromium, args.out, args.settle, args.profile_within, profile=True))
     return 0
 
 

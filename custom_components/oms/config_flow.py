@@ -17,7 +17,6 @@ from homeassistant.components import usb
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntry,
-    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
@@ -85,8 +84,8 @@ from .flow_receiver import (
     sdr_settings,
     sdr_suggestions,
 )
-from .hub import OmsHub
-from .omslib.receivers import LINK_MODES, ReceiverError
+from .hub import OmsHub, loaded_hub
+from .omslib.receivers import LINK_MODES, ReceiverError, ReceiverInfo
 from .omslib.receivers.lines import SdrSettings
 from .probe import async_try_mbus, async_try_receiver, sdr_receiver
 
@@ -216,11 +215,21 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
         if isinstance(result, str):
             return result
         kind, info = result
+        return await self._async_receiver_entry(device, kind, info, {CONF_LINK_MODE: link_mode})
+
+    async def _async_receiver_entry(
+        self, device: str, kind: str, info: ReceiverInfo, data: dict[str, Any], *, update_device: bool = False
+    ) -> ConfigFlowResult:
+        """The entry of a receiver that answered.
+
+        The flow aborts when the receiver is configured already (``update_device``: after moving that
+        entry to ``device``, as for a stick plugged in again under another path).
+        """
         await self.async_set_unique_id(receiver_unique_id(info, device))
-        self._abort_if_unique_id_configured()
+        self._abort_if_unique_id_configured(updates={CONF_DEVICE: device} if update_device else None)
         return self.async_create_entry(
             title=await async_receiver_title(self.hass, info, kind, device),
-            data={CONF_DEVICE: device, CONF_KIND: kind, CONF_LINK_MODE: link_mode},
+            data={CONF_DEVICE: device, CONF_KIND: kind, **data},
         )
 
     async def async_step_sdr(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -274,12 +283,7 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors["base"] = result
             else:
                 kind, info = result
-                await self.async_set_unique_id(receiver_unique_id(info, device))
-                self._abort_if_unique_id_configured()
-                return self.async_create_entry(
-                    title=await async_receiver_title(self.hass, info, kind, device),
-                    data={CONF_DEVICE: device, CONF_KIND: kind, CONF_BAUDRATE: baudrate},
-                )
+                return await self._async_receiver_entry(device, kind, info, {CONF_BAUDRATE: baudrate})
         ports = await async_port_options(self.hass)
         return self.async_show_form(
             step_id="mbus",
@@ -313,11 +317,8 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors["base"] = result
             else:
                 kind, info = result
-                await self.async_set_unique_id(receiver_unique_id(info, self._device))
-                self._abort_if_unique_id_configured(updates={CONF_DEVICE: self._device})
-                return self.async_create_entry(
-                    title=await async_receiver_title(self.hass, info, kind, self._device),
-                    data={CONF_DEVICE: self._device, CONF_KIND: kind, CONF_LINK_MODE: link_mode},
+                return await self._async_receiver_entry(
+                    self._device, kind, info, {CONF_LINK_MODE: link_mode}, update_device=True
                 )
         return self.async_show_form(
             step_id="usb_confirm",
@@ -373,7 +374,7 @@ class OmsConfigFlow(ConfigFlow, domain=DOMAIN):
         when the settings are not taken (the entry stays loaded).
         """
         entry = self._get_reconfigure_entry()
-        hub: OmsHub | None = entry.runtime_data if entry.state is ConfigEntryState.LOADED else None
+        hub = loaded_hub(entry)
         if hub is not None:
             await hub.async_release()
         if kind is None:

@@ -11,7 +11,7 @@ from homeassistant.helpers.device_registry import DeviceEntry
 from .const import CONF_KEY
 from .hub import OmsConfigEntry
 from .lpwan_mqtt import LpwanReceiver, lpwan_diagnostics
-from .meter_diagnostics import device_diagnostics
+from .meter_diagnostics import device_diagnostics, receiver_counters, record_json
 from .statistics import diagnostics as profile_statistics, series_json
 
 TO_REDACT = {CONF_KEY}
@@ -36,16 +36,7 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: OmsConf
                 for sub in entry.subentries.values()
             ],
         },
-        "receiver": {
-            "kind": info.kind if info else None,
-            "model": info.model if info else None,
-            "firmware": info.firmware if info else None,
-            "serial": info.serial if info else None,
-            "connected": hub.connected,
-            "frames": hub.frames,
-            "duplicates": hub.duplicates,
-            "errors": dict(sorted(hub.errors.items())),
-        },
+        "receiver": {**receiver_counters(hub), "serial": info.serial if info else None},
         "meters": {
             meter.meter_id: {
                 "manufacturer": meter.manufacturer,
@@ -66,20 +57,7 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: OmsConf
                     "record_layouts": len(meter.layouts),
                     "accepted_totals": {key: track.value for key, track in meter.totals.items()},
                 },
-                "records": [
-                    {
-                        "key": record.key,
-                        "quantity": record.quantity,
-                        "value": record.value.hex() if isinstance(record.value, bytes) else record.value,
-                        "unit": record.unit,
-                        "storage": record.storage,
-                        "tariff": record.tariff,
-                        "subunit": record.subunit,
-                        "function": record.function,
-                        "modifiers": list(record.modifiers),
-                    }
-                    for record in meter.records.values()
-                ],
+                "records": [record_json(record) for record in meter.records.values()],
             }
             for meter in hub.meters.values()
         },

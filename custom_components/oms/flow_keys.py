@@ -19,7 +19,6 @@ from typing import Any
 from homeassistant.components.file_upload import process_uploaded_file
 from homeassistant.config_entries import (
     ConfigEntry,
-    ConfigEntryState,
     ConfigSubentry,
     ConfigSubentryFlow,
     SubentryFlowResult,
@@ -35,7 +34,6 @@ from homeassistant.helpers.selector import (
     SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
-    TextSelectorType,
 )
 import voluptuous as vol
 
@@ -48,7 +46,8 @@ from .const import (
     DOMAIN,
     SUBENTRY_METER,
 )
-from .hub import OmsHub
+from .flow_fields import secret
+from .hub import OmsHub, loaded_hub
 from .models import HeardMeter, meter_title
 from .omslib.keyfiles import (
     MAX_FILE_BYTES,
@@ -140,11 +139,7 @@ class KeyImportSubentryFlow(ConfigSubentryFlow):
         self._candidates: dict[str, Candidate] = {}
 
     def _hub(self) -> OmsHub | None:
-        entry = self._get_entry()
-        if entry.state is ConfigEntryState.LOADED:
-            hub: OmsHub = entry.runtime_data
-            return hub
-        return None
+        return loaded_hub(self._get_entry())
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Upload a key file or paste its text."""
@@ -186,9 +181,7 @@ class KeyImportSubentryFlow(ConfigSubentryFlow):
             if error is None:
                 return await self.async_step_preview()
             errors[CONF_PASSWORD] = "wrong_password" if error == "password_required" else error
-        schema = vol.Schema(
-            {vol.Required(CONF_PASSWORD): TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))}
-        )
+        schema = vol.Schema({vol.Required(CONF_PASSWORD): secret()})
         return self.async_show_form(step_id="password", data_schema=schema, errors=errors)
 
     async def _async_import(self, password: str | None) -> str | None:

@@ -22,8 +22,6 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
-    TextSelectorConfig,
-    TextSelectorType,
 )
 import voluptuous as vol
 
@@ -40,6 +38,7 @@ from .const import (
     KIND_LPWAN,
     KIND_MBUS,
 )
+from .flow_fields import name_and_key, pick_or_type, secret
 from .flow_wired import WiredMeterFlow
 from .hub import configured_meter_ids
 from .lpwan_mqtt import LpwanDevice, LpwanReceiver
@@ -139,9 +138,7 @@ class MeterSubentryFlow(WiredMeterFlow):
         schema = vol.Schema(
             {
                 # Optional: the frontend pre-selects the first option of a required select (a neighbour's)
-                vol.Optional(CONF_METER_ID): SelectSelector(
-                    SelectSelectorConfig(options=options, custom_value=True, mode=SelectSelectorMode.DROPDOWN)
-                )
+                vol.Optional(CONF_METER_ID): pick_or_type(options)
             }
         )
         return self.async_show_form(
@@ -188,23 +185,11 @@ class MeterSubentryFlow(WiredMeterFlow):
         heard = [m for m in hub.heard_meters() if m.meter_id not in configured] if hub else []
         schema = vol.Schema(
             {
-                vol.Optional(CONF_DEV_EUI): SelectSelector(
-                    SelectSelectorConfig(
-                        options=[
-                            SelectOptionDict(value=d.dev_eui, label=_device_label(d, now)) for d in devices
-                        ],
-                        custom_value=True,
-                        mode=SelectSelectorMode.DROPDOWN,
-                    )
+                vol.Optional(CONF_DEV_EUI): pick_or_type(
+                    [SelectOptionDict(value=d.dev_eui, label=_device_label(d, now)) for d in devices]
                 ),
-                vol.Required(CONF_METER_ID): SelectSelector(
-                    SelectSelectorConfig(
-                        options=[
-                            SelectOptionDict(value=m.meter_id, label=_heard_label(m, now)) for m in heard
-                        ],
-                        custom_value=True,
-                        mode=SelectSelectorMode.DROPDOWN,
-                    )
+                vol.Required(CONF_METER_ID): pick_or_type(
+                    [SelectOptionDict(value=m.meter_id, label=_heard_label(m, now)) for m in heard]
                 ),
                 vol.Optional(CONF_DEVICE_TYPE): SelectSelector(
                     SelectSelectorConfig(
@@ -256,15 +241,13 @@ class MeterSubentryFlow(WiredMeterFlow):
                 return self.async_create_entry(
                     title=user_input.get(CONF_NAME) or default_name, data=data, unique_id=self._meter_id
                 )
-        fields: dict[vol.Marker, Any] = {vol.Optional(CONF_NAME, default=default_name): TextSelector()}
-        plain = heard is not None and not heard.encrypted
-        if not plain:  # a meter heard sending plaintext needs no key: the field is left out
-            key_field = vol.Required(CONF_KEY) if need_key else vol.Optional(CONF_KEY)
-            fields[key_field] = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+        plain = heard is not None and not heard.encrypted  # then it needs no key: the field is left out
+        key_field = None if plain else vol.Required(CONF_KEY) if need_key else vol.Optional(CONF_KEY)
+        schema = name_and_key(default_name, key_field)
         return self.async_show_form(
             step_id="meter_unencrypted" if plain else "meter",
             # after an error the form keeps what was typed, the key included (the user can see a typo)
-            data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), user_input),
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
             description_placeholders={"meter_id": self._meter_id},
         )
@@ -303,7 +286,7 @@ class MeterSubentryFlow(WiredMeterFlow):
         schema = vol.Schema(
             {
                 vol.Optional(CONF_NAME, default=subentry.title): TextSelector(),
-                vol.Optional(CONF_KEY): TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD)),
+                vol.Optional(CONF_KEY): secret(),
                 **key_fields,
                 vol.Optional(
                     CONF_MAX_RATE, description={"suggested_value": subentry.data.get(CONF_MAX_RATE)}

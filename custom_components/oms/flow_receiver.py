@@ -35,6 +35,7 @@ from .const import (
     KIND_MBUS,
 )
 from .demo import CAPTURE as DEMO_CAPTURE
+from .flow_fields import pick_or_type
 from .omslib.receivers import LINK_MODES, RECEIVERS, ReceiverError, ReceiverInfo
 from .omslib.receivers.base import LINK_MODE_LABELS, display_device
 from .omslib.receivers.lines import SDR_DEVICES, SDR_FREQUENCIES, SDR_GAINS, SdrSettings, parse_sdr
@@ -64,9 +65,7 @@ def receiver_schema(ports: list[SelectOptionDict]) -> vol.Schema:
     kinds = [KIND_AUTO, *sorted(kind for kind in RECEIVERS if kind != KIND_MBUS)]
     return vol.Schema(
         {
-            vol.Required(CONF_DEVICE): SelectSelector(
-                SelectSelectorConfig(options=ports, custom_value=True, mode=SelectSelectorMode.DROPDOWN)
-            ),
+            vol.Required(CONF_DEVICE): pick_or_type(ports),
             vol.Required(CONF_KIND, default=KIND_AUTO): SelectSelector(
                 SelectSelectorConfig(
                     options=kinds, translation_key=CONF_KIND, mode=SelectSelectorMode.DROPDOWN
@@ -80,9 +79,7 @@ def receiver_schema(ports: list[SelectOptionDict]) -> vol.Schema:
 def mbus_schema(ports: list[SelectOptionDict]) -> vol.Schema:
     return vol.Schema(
         {
-            vol.Required(CONF_DEVICE): SelectSelector(
-                SelectSelectorConfig(options=ports, custom_value=True, mode=SelectSelectorMode.DROPDOWN)
-            ),
+            vol.Required(CONF_DEVICE): pick_or_type(ports),
             vol.Required(CONF_BAUDRATE, default=str(DEFAULT_BAUDRATE)): SelectSelector(
                 SelectSelectorConfig(
                     options=[str(rate) for rate in BAUD_RATES], mode=SelectSelectorMode.DROPDOWN

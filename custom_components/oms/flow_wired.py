@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntryState, ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.selector import (
     SelectOptionDict,
@@ -20,8 +20,6 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
-    TextSelectorConfig,
-    TextSelectorType,
 )
 import voluptuous as vol
 
@@ -35,7 +33,8 @@ from .const import (
     CONF_NAME,
     CONF_VERSION,
 )
-from .hub import OmsHub, configured_meter_ids
+from .flow_fields import name_and_key
+from .hub import OmsHub, configured_meter_ids, loaded_hub
 from .models import FoundMeter, meter_title
 from .names import Words, async_get_words
 from .omslib.errors import OmsError
@@ -117,11 +116,7 @@ class WiredMeterFlow(ConfigSubentryFlow):
         self._found: FoundMeter | None = None
 
     def _hub(self) -> OmsHub | None:
-        entry = self._get_entry()
-        if entry.state is ConfigEntryState.LOADED:
-            hub: OmsHub = entry.runtime_data
-            return hub
-        return None
+        return loaded_hub(self._get_entry())
 
     def _master(self) -> MbusMaster | None:
         hub = self._hub()
@@ -292,13 +287,11 @@ class WiredMeterFlow(ConfigSubentryFlow):
                 return self.async_create_entry(
                     title=user_input.get(CONF_NAME) or default_name, data=data, unique_id=found.meter_id
                 )
-        fields: dict[vol.Marker, Any] = {vol.Optional(CONF_NAME, default=default_name): TextSelector()}
-        plain = found.encrypted is False
-        if not plain:  # its reply was read in plaintext: no key needed
-            fields[vol.Optional(CONF_KEY)] = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+        plain = found.encrypted is False  # its reply was read in plaintext: no key needed
+        schema = name_and_key(default_name, None if plain else vol.Optional(CONF_KEY))
         return self.async_show_form(
             step_id="wired_meter_unencrypted" if plain else "wired_meter",
-            data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), user_input),
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
             description_placeholders={"meter_id": found.meter_id, "address": str(found.address)},
         )

@@ -27,7 +27,7 @@ import time
 from types import MappingProxyType
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
@@ -130,6 +130,14 @@ def find_device(hass: HomeAssistant, entry_id: str, identifier: tuple[str, str])
         device: dr.DeviceEntry | None = by_identifier(identifier, entry_id)
         return device
     return dev_reg.async_get_device(identifiers={identifier})
+
+
+def loaded_hub(entry: ConfigEntry) -> OmsHub | None:
+    """The running hub of a receiver entry; None while the entry is not loaded."""
+    if entry.state is ConfigEntryState.LOADED:
+        hub: OmsHub = entry.runtime_data
+        return hub
+    return None
 
 
 class OmsHub:

@@ -2,8 +2,9 @@
 
 :class:`LpwanReceiver` is an :class:`~.mqtt.MqttReceiver` (same subscription,
 connection state and retained-message handling through Home Assistant's MQTT
-integration) whose messages are network-server uplink JSON: The Things Stack v3,
-ChirpStack v4 or the mioty application centre (``auto`` detects per message).
+integration) whose payloads (:meth:`LpwanReceiver._on_payload`) are network-server uplink
+JSON: The Things Stack v3, ChirpStack v4 or the mioty application centre (``auto`` detects
+per message).
 The library's :class:`~.omslib.lpwan.LpwanFramer` turns each uplink into a
 wM-Bus frame (frame-counter duplicate / replay check, bridge reassembly,
 payload sniffing, the DevEUI -> meter mapping from the entry's meter subentries)
@@ -21,7 +22,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 
 from .const import (
     CONF_DEV_EUI,
@@ -37,10 +38,9 @@ from .omslib.errors import OmsError
 from .omslib.frame import Frame
 from .omslib.lpwan import DeviceMapping, DuplicateUplinkError, LpwanFramer
 from .omslib.lpwan_uplink import Network, NotUplinkError, Uplink, normalize_eui, parse_uplink
-from .omslib.receivers import FrameCallback, LinkMode, ReceiverInfo, StateCallback
+from .omslib.receivers import FrameCallback, LinkMode, StateCallback
 
 if TYPE_CHECKING:
-    from homeassistant.components.mqtt import ReceiveMessage
     from homeassistant.config_entries import ConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ class LpwanReceiver(MqttReceiver):
     """Uplinks of one network server under one topic filter (``device``)."""
 
     kind = KIND_LPWAN
+    model = "LoRaWAN / mioty network server"
 
     def __init__(
         self,
@@ -123,12 +124,6 @@ class LpwanReceiver(MqttReceiver):
         self.duplicates = 0
         self._on_device = on_device
 
-    async def start(self) -> ReceiverInfo:
-        """Subscribe (see :meth:`MqttReceiver.start`)."""
-        await super().start()
-        self.info = ReceiverInfo(KIND_LPWAN, model="LoRaWAN / mioty network server")
-        return self.info
-
     def _device(self, uplink: Uplink) -> LpwanDevice:
         device = self.devices.get(uplink.dev_eui)
         if device is None:
@@ -139,21 +134,14 @@ class LpwanReceiver(MqttReceiver):
             self.devices.move_to_end(uplink.dev_eui)
         return device
 
-    @callback
-    def _on_message(self, msg: ReceiveMessage) -> None:
+    def _on_payload(self, payload: bytes | str, topic: str) -> None:
         """One uplink: frame it and pass the frame on; count what is not OMS. Never raises."""
-        if msg.retain:
-            self.retained += 1
-            return
-        payload: Any = msg.payload
         try:
-            uplink = parse_uplink(
-                payload if isinstance(payload, bytes | str) else bytes(payload), msg.topic, self.network
-            )
+            uplink = parse_uplink(payload, topic, self.network)
         except NotUplinkError as err:
             self.unknown += 1
             self.reasons[err.code] += 1
-            _LOGGER.debug("Not an uplink on %s: %s", msg.topic, err.message)
+            _LOGGER.debug("Not an uplink on %s: %s", topic, err.message)
             return
         if self._mapping is not None:
             self.framer.mapping = dict(self._mapping())
@@ -166,7 +154,7 @@ class LpwanReceiver(MqttReceiver):
             self.reasons[err.code] += 1
             self._heard(uplink, None, err.code)
             _LOGGER.debug(
-                "Uplink of %s on %s not passed on (%s): %s", uplink.dev_eui, msg.topic, err.code, err.message
+                "Uplink of %s on %s not passed on (%s): %s", uplink.dev_eui, topic, err.code, err.message
             )
             return
         except Exception:  # a bug must not reach the MQTT integration's callback

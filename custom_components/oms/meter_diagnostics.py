@@ -22,6 +22,7 @@ from .const import CONF_KEY, CONF_METER_ID, DOMAIN, SUBENTRY_METER
 from .hub import OmsHub
 from .models import MeterState
 from .omslib.record import Record
+from .storage import record_meaning
 
 SHOWN_ELSEWHERE = frozenset({"known", "records", "meter_id", "subentry_id", "name"})
 """MeterState fields this dump shows in their own sections (or that are identity)."""
@@ -47,17 +48,8 @@ def jsonable(value: Any) -> Any:
 
 
 def record_json(record: Record) -> dict[str, Any]:
-    return {
-        "key": record.key,
-        "quantity": record.quantity,
-        "value": jsonable(record.value),
-        "unit": record.unit,
-        "storage": record.storage,
-        "tariff": record.tariff,
-        "subunit": record.subunit,
-        "function": record.function,
-        "modifiers": list(record.modifiers),
-    }
+    """A record as both diagnostics show it: key, value (bytes as hex) and what it measures."""
+    return {"key": record.key, "value": jsonable(record.value), **record_meaning(record)}
 
 
 def meter_state_json(meter: MeterState) -> dict[str, Any]:
@@ -104,10 +96,10 @@ def meter_diagnostics(hub: OmsHub, meter: MeterState, subentry: ConfigSubentry |
     }
 
 
-def receiver_diagnostics(hub: OmsHub) -> dict[str, Any]:
+def receiver_counters(hub: OmsHub) -> dict[str, Any]:
+    """The receiver's kind, model, firmware, connection and counters (both diagnostics show them)."""
     info = hub.info
     return {
-        "title": hub.entry.title,
         "kind": info.kind if info else None,
         "model": info.model if info else None,
         "firmware": info.firmware if info else None,
@@ -115,6 +107,13 @@ def receiver_diagnostics(hub: OmsHub) -> dict[str, Any]:
         "frames": hub.frames,
         "duplicates": hub.duplicates,
         "errors": dict(sorted(hub.errors.items())),
+    }
+
+
+def receiver_diagnostics(hub: OmsHub) -> dict[str, Any]:
+    return {
+        "title": hub.entry.title,
+        **receiver_counters(hub),
         "last_frame_at": None if hub.last_frame_at is None else _iso(hub.last_frame_at),
         "meters": sorted(hub.meters),
     }

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 import logging
 import time
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
@@ -87,6 +87,8 @@ class MqttReceiver(Receiver):
     """
 
     kind = KIND_MQTT
+    model: ClassVar[str] = "MQTT"
+    """:attr:`ReceiverInfo.model` once subscribed."""
 
     def __init__(
         self,
@@ -122,7 +124,7 @@ class MqttReceiver(Receiver):
     async def start(self) -> ReceiverInfo:
         """Subscribe; raises NoAnswerError when the MQTT integration is not set up."""
         if self._unsubscribe:
-            return self.info or ReceiverInfo(KIND_MQTT)
+            return self.info or ReceiverInfo(self.kind)
         from homeassistant.components import mqtt  # imported here: only MQTT receivers need it
 
         if not await mqtt.async_wait_for_mqtt_client(self.hass):
@@ -132,7 +134,7 @@ class MqttReceiver(Receiver):
             await mqtt.async_subscribe(self.hass, self.topic_filter, self._on_message, encoding=None)
         )
         self._connected = mqtt.is_connected(self.hass)
-        self.info = ReceiverInfo(KIND_MQTT, model="MQTT")
+        self.info = ReceiverInfo(self.kind, model=self.model)
         return self.info
 
     async def stop(self) -> None:
@@ -151,27 +153,27 @@ class MqttReceiver(Receiver):
 
     @callback
     def _on_message(self, msg: ReceiveMessage) -> None:
-        """One message: parse it, count it, pass its telegram on. Never raises."""
+        """One message: a retained one is counted and skipped, the others go to :meth:`_on_payload`."""
         if msg.retain:
             self.retained += 1
             return
-        name = receiver_name(msg.topic, self.topic_filter)
+        payload = msg.payload
+        self._on_payload(payload if isinstance(payload, bytes | str) else bytes(payload), msg.topic)
+
+    def _on_payload(self, payload: bytes | str, topic: str) -> None:
+        """One payload: parse it, count it, pass its telegram on. Never raises."""
+        name = receiver_name(topic, self.topic_filter)
         stats = self.remotes.get(name)
         if stats is None and len(self.remotes) < MAX_RECEIVERS_PER_ENTRY:
             stats = self.remotes[name] = ReceiverStats(name)
-        payload = msg.payload
         try:
-            frame = parse_payload(
-                payload if isinstance(payload, bytes | str) else bytes(payload),
-                msg.topic,
-                receiver_id=name,
-            )
+            frame = parse_payload(payload, topic, receiver_id=name)
         except PayloadError as err:
             self.unknown += 1
             if stats is not None:
                 stats.unknown += 1
                 stats.reasons[err.reason] += 1
-            _LOGGER.debug("Not a telegram on %s (%s): %r", msg.topic, err, payload[:80])
+            _LOGGER.debug("Not a telegram on %s (%s): %r", topic, err, payload[:80])
             return
         if frame is None:
             return
@@ -182,4 +184,4 @@ class MqttReceiver(Receiver):
         try:
             self._on_frame(frame)
         except Exception:
-            _LOGGER.exception("Handling a telegram from %s failed", msg.topic)
+            _LOGGER.exception("Handling a telegram from %s failed", topic)

@@ -16,11 +16,12 @@ from .omslib.record import Record
 from .omslib.trust import Freshness, TotalTrack
 
 
-def record_to_json(record: Record) -> dict[str, Any]:
-    """A record's layout (not its value: the type only) for storage."""
+def record_meaning(record: Record) -> dict[str, Any]:
+    """What a record measures (quantity, unit, storage, tariff, subunit, function, modifiers) as JSON.
+
+    The part of a record that storage (:func:`record_to_json`) and the diagnostics share.
+    """
     return {
-        "dib": record.dib.hex(),
-        "vib": record.vib.hex(),
         "quantity": record.quantity,
         "unit": record.unit,
         "storage": record.storage,
@@ -28,6 +29,15 @@ def record_to_json(record: Record) -> dict[str, Any]:
         "subunit": record.subunit,
         "function": record.function,
         "modifiers": list(record.modifiers),
+    }
+
+
+def record_to_json(record: Record) -> dict[str, Any]:
+    """A record's layout (not its value: the type only) for storage."""
+    return {
+        "dib": record.dib.hex(),
+        "vib": record.vib.hex(),
+        **record_meaning(record),
         "type": type(record.value).__name__,
     }
 
