@@ -27,16 +27,12 @@ from .errors import (
 )
 from .keyring import Keyring
 from .link import DLL_SIZE, FrameFormat, parse_dll, strip_crcs
-from .record import fast_builder
 from .security import mode5_iv, open_mode5, open_mode7, open_mode9, unsupported_mode
 from .telegram import Address, Header, Link, Telegram
 from .tpl import CI_NAMES, SECURITY_MODE_NAMES, Tpl, parse_tpl
 from .wired import parse_wired
 
 _NO_ADDRESS = Address("", "", 0, 0)
-_header = fast_builder(Header)
-"""Header(...) with every field positional, without the frozen dataclass's per-field setattr."""
-_telegram = fast_builder(Telegram)
 _WIRED_ONLY_CI = frozenset((0x76, 0x77))
 """Legacy wired CIs (MSB-first variable data, fixed structure): in a radio frame they mean damage."""
 _WIRED_UNSUPPORTED = {
@@ -141,7 +137,7 @@ class Decoder:
         config = tpl.config
         mode = config.mode if config else 0
         acc = tpl.access_number
-        header = _header(
+        header = Header(
             "wmbus",
             dll.c_field,
             tpl.address or dll.address,
@@ -312,7 +308,7 @@ class Decoder:
                 protected = 0
             if apl.truncated is None and self.formats.get(prefix, apl.signature) is None:
                 self.formats.learn(prefix, apl)
-        tg = _telegram(
+        tg = Telegram(
             header,
             apl.records,
             decrypted,

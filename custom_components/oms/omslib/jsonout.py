@@ -206,9 +206,9 @@ class Scrubber:
 _RECORDS_JSON: dict[tuple[int, int], tuple[tuple[Record, ...], bytes]] = {}
 """(id(records tuple), encrypted_records) -> (the tuple, its JSON array body). The decoder hands out
 the same tuple for an APL it has seen before; holding the tuple keeps its id from being reused."""
-_ENCRYPTED_JSON: dict[bool, bytes] = {True: b',"encrypted":true}', False: b',"encrypted":false}'}
-_RECORD_JSON: dict[int, tuple[Record, bytes]] = {}
-"""id(record) -> (the record, its JSON object); records of repeated data bytes are shared objects."""
+_RECORD_JSON: dict[int, tuple[Record, bytes, bytes]] = {}
+"""id(record) -> (the record, its JSON object marked ``"encrypted":false``, and ``true``); records of
+repeated data bytes are shared objects."""
 
 
 def _records_body(records: tuple[Record, ...], protected: int) -> bytes:
@@ -225,8 +225,9 @@ def _records_body(records: tuple[Record, ...], protected: int) -> bytes:
         if known is None or known[0] is not rec:
             if len(one) >= 8192:
                 one.clear()
-            known = one[id(rec)] = (rec, dumps(record_json(rec)))
-        parts.append(known[1][:-1] + _ENCRYPTED_JSON[i < protected])
+            body = dumps(record_json(rec))[:-1]
+            known = one[id(rec)] = (rec, body + b',"encrypted":false}', body + b',"encrypted":true}')
+        parts.append(known[2] if i < protected else known[1])
     body = b",".join(parts)
     if len(_RECORDS_JSON) >= 4096:
         _RECORDS_JSON.clear()

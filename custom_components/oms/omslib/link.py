@@ -12,11 +12,10 @@ the block CRCs in the library.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from .crc import crc16
 from .errors import CrcError, LengthError
-from .record import fast_builder
 from .telegram import Address
 
 FrameFormat = Literal["A", "B", "none"]
@@ -77,14 +76,14 @@ def long_header_address(id_bytes: bytes, rest: bytes) -> tuple[Address, bytes]:
     return wireless_address(key, 0), key
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Dll:
-    """The wM-Bus link-layer header."""
+    """The wM-Bus link-layer header. Read-only by type, not frozen: see ``telegram.py``."""
 
-    length: int
-    c_field: int
-    address: Address
-    address_bytes: bytes
+    length: Final[int]
+    c_field: Final[int]
+    address: Final[Address]
+    address_bytes: Final[bytes]
     """M(2) ID(4) Ver Type as sent: the first 8 bytes of mode-5 IVs and ELL counters."""
 
 
@@ -259,7 +258,4 @@ def parse_dll(frame: bytes) -> Dll:
     if len(frame) < DLL_SIZE + 1:
         raise LengthError("frame ends inside the link-layer header")
     address_bytes = bytes(frame[2:10])
-    return _dll(frame[0], frame[1], wireless_address(address_bytes, 0), address_bytes)
-
-
-_dll = fast_builder(Dll)
+    return Dll(frame[0], frame[1], wireless_address(address_bytes, 0), address_bytes)

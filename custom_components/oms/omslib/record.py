@@ -1,10 +1,13 @@
-"""A decoded application-layer data record (EN 13757-3 §6)."""
+"""A decoded application-layer data record (EN 13757-3 §6).
+
+Records are frozen: the decoder hands the same object out again for the same record bytes
+(``apl.py``), so they must not change at run time.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, fields
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 Function = Literal["instantaneous", "maximum", "minimum", "error"]
 Value = int | float | str | bytes | None
@@ -83,22 +86,3 @@ class Record:
     def key(self) -> str:
         """A stable key for this record within one meter's telegrams."""
         return self.dif_vif
-
-
-def fast_builder[T](cls: type[T]) -> Callable[..., T]:
-    """A positional constructor for a frozen, slotted dataclass taking EVERY field in order.
-
-    The generated ``__init__`` of a frozen dataclass calls ``object.__setattr__`` per field; this
-    sets the slots through their descriptors, about twice as fast (the decoder builds a few of
-    these objects per telegram). Same object as ``cls(*values)``; no defaults, no checks.
-    """
-    setters = tuple(getattr(cls, f.name).__set__ for f in fields(cls))  # type: ignore[arg-type]
-    new = object.__new__
-
-    def build(*values: Any) -> T:
-        obj: T = new(cls)
-        for setter, value in zip(setters, values):  # noqa: B905 - arity is the caller's contract (hot path)
-            setter(obj, value)
-        return obj
-
-    return build

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from .errors import LengthError
 from .link import long_header_address
-from .record import fast_builder
 from .telegram import Address, Status
 
 HeaderKind = Literal["none", "short", "long"]
@@ -107,22 +106,25 @@ class ConfigField:
         return None if self.cfe is None else (self.cfe >> 4) & 0x03
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Tpl:
-    """Transport-layer header. ``payload_offset`` indexes the CRC-free frame."""
+    """Transport-layer header. ``payload_offset`` indexes the CRC-free frame.
 
-    ci: int
-    header: HeaderKind
-    payload: Payload
-    address: Address | None
-    address_bytes: bytes
+    Read-only by type, not frozen: see ``telegram.py``.
+    """
+
+    ci: Final[int]
+    header: Final[HeaderKind]
+    payload: Final[Payload]
+    address: Final[Address | None]
+    address_bytes: Final[bytes]
     """Long header address in link-layer order M(2) ID(4) Ver Type, for IVs; else empty."""
-    id_bytes: bytes
+    id_bytes: Final[bytes]
     """The 4 ID bytes as sent in the long header; else empty."""
-    access_number: int | None
-    status: Status | None
-    config: ConfigField | None
-    payload_offset: int
+    access_number: Final[int | None]
+    status: Final[Status | None]
+    config: Final[ConfigField | None]
+    payload_offset: Final[int]
 
 
 _STATUS = tuple(Status(value) for value in range(256))
@@ -193,7 +195,4 @@ def parse_tpl(frame: bytes, offset: int) -> Tpl:
         pos += 2
         if payload != "unsupported" or ci in (0x7C, 0x7D, 0x7E, 0x7F):
             config, pos = parse_config(frame, pos)
-    return _tpl(ci, header, payload, address, address_bytes, id_bytes, acc, status, config, pos)
-
-
-_tpl = fast_builder(Tpl)
+    return Tpl(ci, header, payload, address, address_bytes, id_bytes, acc, status, config, pos)
