@@ -33,9 +33,7 @@ from .model import (
     descendants,
     local,
     medium_from_text,
-    normalize_id,
     normalize_manufacturer,
-    parse_key_text,
     parse_xml,
 )
 
@@ -178,18 +176,17 @@ def _add(
     extra: list[tuple[str, str | None]],
     notes: list[str],
 ) -> None:
-    meter_id, id_note = normalize_id(serial)
-    subject = meter_id or serial or name or "?"
-    if meter_id is None:
-        collector.warn("no_id", subject, "no 8-digit SerialNo")
+    row = collector.meter_row(
+        serial,
+        key_text,
+        subject=serial or name or "?",
+        no_id="no 8-digit SerialNo",
+        no_key="no DEK",
+        invalid_key="the DEK is not 32 hex digits",
+    )
+    if row is None:
         return
-    if not key_text:
-        collector.warn("no_key", meter_id, "no DEK")
-        return
-    key = parse_key_text(key_text)
-    if key is None:
-        collector.warn("invalid_key", meter_id, "the DEK is not 32 hex digits")
-        return
+    meter_id, key, id_note = row
     row_notes = [*notes, *(f"{label} {value}" for label, value in extra if value)]
     if id_note:
         row_notes.append(id_note)

@@ -126,18 +126,17 @@ def _parse_csv(
     for number, line in lines:
         cells = next(csv.reader([line], delimiter=delimiter))
         row = {column: cell.strip() for column, cell in zip(columns, cells, strict=False) if column}
-        subject = row.get("id") or f"line {number}"
-        meter_id, note = normalize_id(row.get("id"))
-        if meter_id is None:
-            collector.warn("no_id", subject, f"line {number}: no 8-digit ID")
+        found = collector.meter_row(
+            row.get("id"),
+            row.get("key"),
+            subject=row.get("id") or f"line {number}",
+            no_id=f"line {number}: no 8-digit ID",
+            no_key=f"line {number}",
+            invalid_key=f"line {number}: not 32 hex digits",
+        )
+        if found is None:
             continue
-        if not row.get("key"):
-            collector.warn("no_key", meter_id, f"line {number}")
-            continue
-        key = parse_key_text(row["key"])
-        if key is None:
-            collector.warn("invalid_key", meter_id, f"line {number}: not 32 hex digits")
-            continue
+        meter_id, key, note = found
         collector.add(
             ImportedKey(
                 id=meter_id,

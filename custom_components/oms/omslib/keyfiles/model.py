@@ -110,6 +110,34 @@ class Collector:
         else:
             self.warn("conflict", item.id, "listed more than once with different keys; the first is used")
 
+    def meter_row(
+        self,
+        id_text: str | None,
+        key_text: str | None,
+        *,
+        subject: str,
+        no_id: str,
+        no_key: str,
+        invalid_key: str,
+        pad: bool = True,
+        no_key_words: tuple[str, ...] = (),
+    ) -> tuple[str, bytes, str | None] | None:
+        """(meter ID, key, ID note) of one file row, or None after a ``no_id``/``no_key``/``invalid_key``
+        warning. ``subject`` names the row when it has no ID; ``no_id``, ``no_key`` and ``invalid_key``
+        are the format's details; ``no_key_words`` are key texts meaning "no key" (upper case)."""
+        meter_id, id_note = normalize_id(id_text, pad=pad)
+        if meter_id is None:
+            self.warn("no_id", subject, no_id)
+            return None
+        if not key_text or key_text.upper() in no_key_words:
+            self.warn("no_key", meter_id, no_key)
+            return None
+        key = parse_key_text(key_text)
+        if key is None:
+            self.warn("invalid_key", meter_id, invalid_key)
+            return None
+        return meter_id, key, id_note
+
     def warn(self, kind: str, subject: str, detail: str = "") -> None:
         self.warnings.append(KeyWarning(kind, subject, detail))
 

@@ -22,9 +22,7 @@ from .model import (
     ImportedKey,
     KeyImport,
     UnreadableFileError,
-    normalize_id,
     normalize_manufacturer,
-    parse_key_text,
 )
 
 SOURCE = "wmbusmeters"
@@ -177,17 +175,19 @@ def _add(collector: Collector, fields: Mapping[str, str]) -> None:
                 "wildcard", expression, "a match expression, not one meter: add those meters by ID"
             )
             continue
-        meter_id, note = normalize_id(ident, pad=False)
-        if meter_id is None:
-            collector.warn("no_id", expression, "not an 8-digit ID")
+        row = collector.meter_row(
+            ident,
+            key_text,
+            subject=expression,
+            no_id="not an 8-digit ID",
+            no_key="no key (NOKEY): the meter sends unencrypted",
+            invalid_key="the key is not 32 hex digits",
+            pad=False,
+            no_key_words=(NO_KEY,),
+        )
+        if row is None:
             continue
-        if not key_text or key_text.upper() == NO_KEY:
-            collector.warn("no_key", meter_id, "no key (NOKEY): the meter sends unencrypted")
-            continue
-        key = parse_key_text(key_text)
-        if key is None:
-            collector.warn("invalid_key", meter_id, "the key is not 32 hex digits")
-            continue
+        meter_id, key, note = row
         notes = [f"driver {fields['driver']}"] if fields.get("driver") else []
         if note:
             notes.append(note)
