@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
 import io
 import re
 import xml.etree.ElementTree as ET
@@ -120,39 +122,59 @@ def decrypt(root: ET.Element, password: str | None) -> tuple[ET.Element, list[st
     raise WrongPasswordError("the file could not be decrypted with this password")
 
 
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where a KEM format keeps one meter's facts: the meter element and its child elements."""
+
+    meter: str
+    serial: str
+    manufacturer: str
+    name: str
+    consumption: str
+    extra: tuple[str, str]
+    """Two more identifiers shown as notes (meter number, type number)."""
+    dek: Callable[[ET.Element], str | None]
+
+
+_LAYOUTS = {
+    "kem": _Layout(
+        "Meter",
+        "SerialNo",
+        "VendorId",
+        "MeterName",
+        "ConsumptionType",
+        ("MeterNo", "TypeNo"),
+        lambda meter: child_text(meter, "DEK"),
+    ),
+    "kem2": _Layout(
+        "Device",
+        "SerialNumber",
+        "ManufacturerId",
+        "ShortName",
+        "ConsumptionTypeName",
+        ("CustomerDeviceNumber", "TypeNumber"),
+        lambda device: _named_value(device, "DEK"),
+    ),
+}
+
+
 def parse(root: ET.Element, notes: list[str] | None = None) -> KeyImport:
     """Meters of a plaintext KEM or KEM2 document."""
     kind = _kind(root) or "kem"
+    layout = _LAYOUTS[kind]
     collector = Collector(kind)
-    if kind == "kem":
-        for meter in descendants(root, "Meter"):
-            _add(
-                collector,
-                kind,
-                serial=child_text(meter, "SerialNo"),
-                key_text=child_text(meter, "DEK"),
-                manufacturer=child_text(meter, "VendorId"),
-                name=child_text(meter, "MeterName"),
-                consumption=child_text(meter, "ConsumptionType"),
-                extra=[("MeterNo", child_text(meter, "MeterNo")), ("TypeNo", child_text(meter, "TypeNo"))],
-                notes=notes or [],
-            )
-    else:
-        for device in descendants(root, "Device"):
-            _add(
-                collector,
-                kind,
-                serial=child_text(device, "SerialNumber"),
-                key_text=_named_value(device, "DEK"),
-                manufacturer=child_text(device, "ManufacturerId"),
-                name=child_text(device, "ShortName"),
-                consumption=child_text(device, "ConsumptionTypeName"),
-                extra=[
-                    ("CustomerDeviceNumber", child_text(device, "CustomerDeviceNumber")),
-                    ("TypeNumber", child_text(device, "TypeNumber")),
-                ],
-                notes=notes or [],
-            )
+    for meter in descendants(root, layout.meter):
+        _add(
+            collector,
+            kind,
+            serial=child_text(meter, layout.serial),
+            key_text=layout.dek(meter),
+            manufacturer=child_text(meter, layout.manufacturer),
+            name=child_text(meter, layout.name),
+            consumption=child_text(meter, layout.consumption),
+            extra=[(label, child_text(meter, label)) for label in layout.extra],
+            notes=notes or [],
+        )
     return collector.result()
 
 
