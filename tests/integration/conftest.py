@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -196,6 +197,20 @@ async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> OmsHub:
     hub: OmsHub = entry.runtime_data
     await wait_played(hass, hub)
     return hub
+
+
+async def start_meter_flow(hass: HomeAssistant, entry_id: str) -> Any:
+    """The first step of the "add meter" subentry flow of a receiver entry."""
+    return await hass.config_entries.subentries.async_init(
+        (entry_id, SUBENTRY_METER), context={"source": SOURCE_USER}
+    )
+
+
+async def start_meter_reconfigure(hass: HomeAssistant, entry_id: str, subentry_id: str) -> Any:
+    """The first step of reconfiguring a meter subentry."""
+    return await hass.config_entries.subentries.async_init(
+        (entry_id, SUBENTRY_METER), context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id}
+    )
 
 
 async def wait_played(hass: HomeAssistant, hub: OmsHub) -> None:

@@ -26,7 +26,6 @@ from custom_components.oms.const import (
     CONF_MIN_RSSI,
     CONF_NAME,
     DOMAIN,
-    SUBENTRY_METER,
 )
 from custom_components.oms.omslib.receivers import (
     NoAnswerError,
@@ -38,7 +37,7 @@ from custom_components.oms.omslib.receivers import (
 )
 from custom_components.oms.omslib.receivers.rtl433 import Rtl433Receiver
 from custom_components.oms.probe import check_key
-from tests.sims.endpoint import PtyEndpoint, TcpEndpoint
+from tests.sims.endpoint import open_endpoint
 from tests.sims.im871a import Im871aSim
 
 from .conftest import (
@@ -51,6 +50,8 @@ from .conftest import (
     heat_telegram,
     make_entry,
     setup_entry,
+    start_meter_flow,
+    start_meter_reconfigure,
     water_subentry,
     water_telegram,
 )
@@ -58,23 +59,11 @@ from .conftest import (
 REPLAY_START = "custom_components.oms.omslib.receivers.replay.ReplayReceiver.start"
 
 
-def _have_pty() -> bool:
-    try:
-        master, slave = os.openpty()
-        os.ttyname(slave)
-    except OSError:  # e.g. a chroot without /dev/pts
-        return False
-    os.close(master)
-    os.close(slave)
-    return True
-
-
 @pytest.fixture
 async def stick(socket_enabled: None) -> AsyncGenerator[tuple[Im871aSim, str]]:
     """A simulated iM871A on a pseudo-terminal (or on socket:// where there are no ptys)."""
     sim = Im871aSim()
-    endpoint: PtyEndpoint | TcpEndpoint = PtyEndpoint(sim) if _have_pty() else TcpEndpoint(sim)
-    async with endpoint:
+    async with open_endpoint(sim) as endpoint:
         yield sim, endpoint.path
 
 
@@ -410,18 +399,6 @@ async def test_options(hass: HomeAssistant, write_capture: Callable[..., str]) -
 
 
 # -- meter subentries -------------------------------------------------------------------
-
-
-async def start_meter_flow(hass: HomeAssistant, entry_id: str) -> Any:
-    return await hass.config_entries.subentries.async_init(
-        (entry_id, SUBENTRY_METER), context={"source": SOURCE_USER}
-    )
-
-
-async def start_meter_reconfigure(hass: HomeAssistant, entry_id: str, subentry_id: str) -> Any:
-    return await hass.config_entries.subentries.async_init(
-        (entry_id, SUBENTRY_METER), context={"source": "reconfigure", "subentry_id": subentry_id}
-    )
 
 
 async def test_add_heard_meter(hass: HomeAssistant, write_capture: Callable[..., str]) -> None:

@@ -21,7 +21,6 @@ from custom_components.oms.const import (
     CONF_METER_ID,
     CONF_NAME,
     DOMAIN,
-    SUBENTRY_METER,
 )
 from custom_components.oms.demo import CAPTURE
 from custom_components.oms.flow_meter import REMOVE_KEY
@@ -36,6 +35,8 @@ from .conftest import (
     heat_telegram,
     make_entry,
     setup_entry,
+    start_meter_flow,
+    start_meter_reconfigure,
     water_subentry,
     water_telegram,
 )
@@ -50,18 +51,6 @@ def suggested(result: Any, name: str) -> Any:
     marker = field(result, name)
     assert marker is not None, name
     return (marker.description or {}).get("suggested_value")
-
-
-async def start_meter_flow(hass: HomeAssistant, entry_id: str) -> Any:
-    return await hass.config_entries.subentries.async_init(
-        (entry_id, SUBENTRY_METER), context={"source": SOURCE_USER}
-    )
-
-
-async def start_meter_reconfigure(hass: HomeAssistant, entry_id: str, subentry_id: str) -> Any:
-    return await hass.config_entries.subentries.async_init(
-        (entry_id, SUBENTRY_METER), context={"source": "reconfigure", "subentry_id": subentry_id}
-    )
 
 
 async def test_add_meter_selects_nothing_by_default(

@@ -7,13 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 import pytest
 
-from custom_components.oms.const import CONF_METER_ID, SUBENTRY_METER
+from custom_components.oms.const import CONF_METER_ID
 from custom_components.oms.names import DETAIL, ENGLISH, LABEL, Words, async_get_words
 from custom_components.oms.omslib.devices import DEVICE_TYPES
 from custom_components.oms.omslib.record import Record
@@ -25,6 +24,7 @@ from .conftest import (
     heat_telegram,
     make_entry,
     setup_entry,
+    start_meter_flow,
     water_subentry,
     water_telegram,
 )
@@ -94,9 +94,7 @@ async def test_heard_meters_and_default_name_in_german(
     hass.config.language = "de"
     entry = make_entry(write_capture((water_telegram(), -70.0), (heat_telegram(), -60.0)))
     await setup_entry(hass, entry)
-    result = await hass.config_entries.subentries.async_init(
-        (entry.entry_id, SUBENTRY_METER), context={"source": SOURCE_USER}
-    )
+    result = await start_meter_flow(hass, entry.entry_id)
     labels = {o["value"]: o["label"] for o in result["data_schema"].schema[CONF_METER_ID].config["options"]}
     assert labels[HEAT.id].startswith(f"{HEAT.id} · QDS Wärme · -60 dBm · vor ")
     assert labels[HEAT.id].endswith(" s · verschlüsselt")

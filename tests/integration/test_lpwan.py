@@ -42,7 +42,7 @@ from tests import encoder as enc
 from tests.library.test_lpwan import FPORT1_PAYLOAD, chirpstack, mioty, tts
 
 from . import test_mqtt
-from .conftest import GAS, HEAT, KEY, KEY_HEX, WATER, water_records
+from .conftest import GAS, HEAT, KEY, KEY_HEX, WATER, start_meter_flow, water_records
 from .test_mqtt import _wait_for
 
 mqtt_broker_entry = test_mqtt.mqtt_broker_entry
@@ -304,9 +304,7 @@ async def test_add_meter_by_dev_eui(hass: HomeAssistant, publish: Callable[[str,
         publish(topic, payload)
     await _wait_for(lambda: len(receiver.devices) == 2, "both devices heard")
 
-    result = await hass.config_entries.subentries.async_init(
-        (entry.entry_id, SUBENTRY_METER), context={"source": SOURCE_USER}
-    )
+    result = await start_meter_flow(hass, entry.entry_id)
     assert result["step_id"] == "lpwan"
     assert result["description_placeholders"] == {"count": "2"}
     options = result["data_schema"].schema[CONF_DEV_EUI].config["options"]

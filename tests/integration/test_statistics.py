@@ -53,23 +53,36 @@ def utc(hour: int, day: int = 1, minute: int = 0) -> datetime:
     return datetime(2024, 6, day, hour, minute, tzinfo=UTC) + LOCAL
 
 
-async def rows(hass: HomeAssistant, recorder: Recorder) -> list[tuple[datetime, float, float]]:
-    """(start, state, sum) of every hourly row of the profile statistic."""
+async def statistic_rows(
+    hass: HomeAssistant,
+    recorder: Recorder,
+    stat_id: str = STAT_ID,
+    since: datetime = datetime(2024, 1, 1, tzinfo=UTC),
+) -> list[tuple[datetime, float, float]]:
+    """(start, state, sum) of every hourly row of a statistic since ``since``, once the recorder is done."""
     await hass.async_block_till_done()
     await async_wait_recording_done(hass)
     found = await recorder.async_add_executor_job(
         statistics_during_period,
         hass,
-        datetime(2024, 1, 1, tzinfo=UTC),
+        since,
         None,
-        {STAT_ID},
+        {stat_id},
         "hour",
         None,
         {"state", "sum"},
     )
     return [
-        (datetime.fromtimestamp(row["start"], UTC), round(row["state"], 6), round(row["sum"], 6))
-        for row in found.get(STAT_ID, [])
+        (datetime.fromtimestamp(row["start"], UTC), row["state"], row["sum"])
+        for row in found.get(stat_id, [])
+    ]
+
+
+async def rows(hass: HomeAssistant, recorder: Recorder) -> list[tuple[datetime, float, float]]:
+    """(start, state, sum) of every hourly row of the profile statistic, rounded to 6 decimals."""
+    return [
+        (start, round(state, 6), round(total, 6))
+        for start, state, total in await statistic_rows(hass, recorder)
     ]
 
 
@@ -277,20 +290,10 @@ async def test_demo_load_profile_reaches_statistics(
         "unique_id": meter_id,
     }
     await setup_entry(hass, make_entry(write_capture(*raws), [subentry]))
-    await hass.async_block_till_done()
-    await async_wait_recording_done(hass)
-    stat_id = f"oms:{meter_id}_energy"
-    found = await recorder_mock.async_add_executor_job(
-        statistics_during_period,
-        hass,
-        datetime(2025, 3, 1, tzinfo=UTC),
-        None,
-        {stat_id},
-        "hour",
-        None,
-        {"state", "sum"},
+    got = await statistic_rows(
+        hass, recorder_mock, f"oms:{meter_id}_energy", datetime(2025, 3, 1, tzinfo=UTC)
     )
-    got = [(datetime.fromtimestamp(r["start"], UTC), r["state"], r["sum"]) for r in found[stat_id]]
+    assert got, "no hourly statistics"
     # meter time 2025-03-14 is PDT (UTC-7) in the test instance's US/Pacific
     first = datetime(2025, 3, 14, 15, 0)  # the first window: 16:00 .. 18:00, hours 15:00 .. 17:00
     last = newest_base.replace(minute=0) - timedelta(hours=1)  # the newest hour with its end reading

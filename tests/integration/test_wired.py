@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Generator
 from datetime import timedelta
-import os
 from typing import Any
 from unittest.mock import patch
 
@@ -50,8 +49,10 @@ from custom_components.oms.omslib.receivers.mbus_master import (
 )
 from custom_components.oms.poller import MASTER_OPTIONS
 from custom_components.oms.probe import async_identify
-from tests.sims.endpoint import PtyEndpoint, TcpEndpoint
+from tests.sims.endpoint import PtyEndpoint, TcpEndpoint, open_endpoint
 from tests.sims.sim_mbus import MbusBus, energy_kwh, standard_slaves, volume_litres
+
+from .conftest import start_meter_flow
 
 BAUD = 38400
 """The simulated bus runs fast; every request's answer window is short."""
@@ -60,17 +61,6 @@ SECONDARIES = {"100000012D2C0107", "200000022D2C0107", "21000003A5110407", "3000
 IDENTIFY = "custom_components.oms.probe.async_identify"
 
 type Bus = tuple[MbusBus, PtyEndpoint | TcpEndpoint]
-
-
-def _have_pty() -> bool:
-    try:
-        master, slave = os.openpty()
-        os.ttyname(slave)
-    except OSError:  # e.g. a chroot without /dev/pts
-        return False
-    os.close(master)
-    os.close(slave)
-    return True
 
 
 @pytest.fixture(autouse=True)
@@ -103,8 +93,7 @@ def poll_clock(hass: HomeAssistant) -> Generator[None]:
 @pytest.fixture
 async def bus(socket_enabled: None) -> AsyncGenerator[Bus]:
     sim = MbusBus(standard_slaves(), baudrate=BAUD)
-    endpoint: PtyEndpoint | TcpEndpoint = PtyEndpoint(sim) if _have_pty() else TcpEndpoint(sim)
-    async with endpoint:
+    async with open_endpoint(sim) as endpoint:
         yield sim, endpoint
 
 
@@ -206,12 +195,6 @@ async def start_mbus_flow(hass: HomeAssistant) -> Any:
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "mbus"
     return result
-
-
-async def start_meter_flow(hass: HomeAssistant, entry_id: str) -> Any:
-    return await hass.config_entries.subentries.async_init(
-        (entry_id, SUBENTRY_METER), context={"source": SOURCE_USER}
-    )
 
 
 async def choose(hass: HomeAssistant, result: Any, step: str) -> Any:

@@ -23,28 +23,6 @@ from custom_components.oms.omslib.keyring import Keyring
 from custom_components.oms.omslib.record import Record
 from custom_components.oms.omslib.telegram import Telegram
 
-# field-name suffix -> (dimension, factor from the suffix's unit to the dimension's base unit)
-SUFFIXES: dict[str, tuple[str, float]] = {
-    "m3": ("volume", 1.0),
-    "l": ("volume", 1e-3),
-    "kwh": ("energy", 1.0),
-    "mwh": ("energy", 1e3),
-    "gj": ("energy", 1e3 / 3.6),
-    "wh": ("energy", 1e-3),
-    "w": ("power", 1e-3),
-    "kw": ("power", 1.0),
-    "c": ("temperature", 1.0),
-    "k": ("temperature", 1.0),
-    "m3h": ("flow", 1.0),
-    "lh": ("flow", 1e-3),
-    "bar": ("pressure", 1.0),
-    "v": ("voltage", 1.0),
-    "a": ("current", 1.0),
-    "hz": ("frequency", 1.0),
-    "hca": ("hca", 1.0),
-    "pct": ("percent", 1.0),
-}
-
 # unit symbol -> (family, factor to the family's base unit), for comparing records with expected values
 UNIT_FAMILIES: dict[str, tuple[str, float]] = {
     "m³": ("volume", 1.0),
@@ -75,6 +53,8 @@ UNIT_FAMILIES: dict[str, tuple[str, float]] = {
     "m^3/s": ("flow", 3600.0),
     "l/h": ("flow", 1e-3),
     "L/h": ("flow", 1e-3),
+    "L/min": ("flow", 0.06),
+    "L/s": ("flow", 3.6),
     "°C": ("temperature", 1.0),
     "C": ("temperature", 1.0),
     "deg C": ("temperature", 1.0),
@@ -92,6 +72,10 @@ UNIT_FAMILIES: dict[str, tuple[str, float]] = {
     "Hz": ("frequency", 1.0),
     "bar": ("pressure", 1.0),
     "mbar": ("pressure", 1e-3),
+    "hPa": ("pressure", 1e-3),
+    "kPa": ("pressure", 1e-2),
+    "Pa": ("pressure", 1e-5),
+    "g": ("mass", 1e-3),
     "kg": ("mass", 1.0),
     "t": ("mass", 1e3),
     "kg/h": ("mass_flow", 1.0),
@@ -108,6 +92,32 @@ UNITS: dict[str, tuple[str, float]] = {
     **UNIT_FAMILIES,
     "K": ("temperature", 1.0),
     "mK": ("temperature", 1e-3),
+}
+
+# field-name suffix -> the unit symbol it names ("hca", HCA units, has none: records carry no unit)
+SUFFIX_UNITS: dict[str, str] = {
+    "m3": "m³",
+    "l": "l",
+    "kwh": "kWh",
+    "mwh": "MWh",
+    "gj": "GJ",
+    "wh": "Wh",
+    "w": "W",
+    "kw": "kW",
+    "c": "°C",
+    "k": "K",
+    "m3h": "m³/h",
+    "lh": "l/h",
+    "bar": "bar",
+    "v": "V",
+    "a": "A",
+    "hz": "Hz",
+    "pct": "%",
+}
+# field-name suffix -> (dimension, factor from the suffix's unit to the dimension's base unit)
+SUFFIXES: dict[str, tuple[str, float]] = {
+    **{suffix: UNITS[unit] for suffix, unit in SUFFIX_UNITS.items()},
+    "hca": ("hca", 1.0),
 }
 
 REL_TOL = 0.005

@@ -171,28 +171,17 @@ def test_json_shape_and_types() -> None:
     assert obj["decrypted"] is True
     assert obj["authenticated"] is False
     rec = obj["records"][0]
-    assert list(rec) == [
-        "quantity",
-        "value",
-        "unit",
-        "storage",
-        "tariff",
-        "subunit",
-        "function",
-        "dif_vif",
-        "encrypted",
+    assert list(rec.items()) == [  # the keys in this order
+        ("quantity", "volume"),
+        ("value", 12345.678),
+        ("unit", "m³"),
+        ("storage", 0),
+        ("tariff", 0),
+        ("subunit", 0),
+        ("function", "instantaneous"),
+        ("dif_vif", "0C13"),
+        ("encrypted", True),  # inside the decrypted mode-5 blocks
     ]
-    assert rec == {
-        "quantity": "volume",
-        "value": 12345.678,
-        "unit": "m³",
-        "storage": 0,
-        "tariff": 0,
-        "subunit": 0,
-        "function": "instantaneous",
-        "dif_vif": "0C13",
-        "encrypted": True,  # inside the decrypted mode-5 blocks
-    }
     assert all(r["encrypted"] is True for r in obj["records"])
     assert obj["records"][1]["dif_vif"] == "02FD17"
     assert obj["records"][2]["value"] == "01AB"  # bytes -> hex

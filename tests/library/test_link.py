@@ -14,6 +14,7 @@ from custom_components.oms.omslib.link import (
     parse_dll,
     strip_crcs,
 )
+from tests import encoder as enc
 
 
 def test_crc_check_value() -> None:
@@ -34,40 +35,18 @@ def test_ids_keep_non_bcd_nibbles() -> None:
     assert decode_id(bytes.fromhex("785634F2")) == "F2345678"
 
 
-def _with_crc(block: bytes) -> bytes:
-    return block + crc16(block).to_bytes(2, "big")
-
-
-def make_format_a(frame: bytes) -> bytes:
-    """Insert format-A block CRCs into a CRC-free frame."""
-    out = _with_crc(frame[:10])
-    for i in range(10, len(frame), 16):
-        out += _with_crc(frame[i : i + 16])
-    return out
-
-
-def make_format_b(frame: bytes) -> bytes:
-    """Insert format-B CRCs into a CRC-free frame (fixing L)."""
-    body = bytearray(frame)
-    if len(body) + 2 <= 128:
-        body[0] = len(frame) - 1 + 2
-        return _with_crc(bytes(body))
-    body[0] = len(frame) - 1 + 4
-    return _with_crc(bytes(body[:126])) + _with_crc(bytes(body[126:]))
-
-
 # A synthetic frame: L C M(ELS) ID 12345678 v0x33 gas, CI 7A, then 32 arbitrary payload bytes.
 PLAIN = bytes.fromhex("2E4493157856341233037A2A002025") + bytes(range(32))
 
 
 def test_format_a_detected_and_stripped() -> None:
-    framed = make_format_a(PLAIN)
+    framed = enc.add_crc_format_a(PLAIN)
     assert len(framed) == format_a_length(PLAIN[0])
     assert strip_crcs(framed) == (PLAIN, "A")
 
 
 def test_format_a_bad_crc_in_a_later_block() -> None:
-    framed = bytearray(make_format_a(PLAIN))
+    framed = bytearray(enc.add_crc_format_a(PLAIN))
     framed[20] ^= 0x01
     with pytest.raises(CrcError):
         strip_crcs(bytes(framed))
@@ -75,20 +54,20 @@ def test_format_a_bad_crc_in_a_later_block() -> None:
 
 def test_format_a_truncated() -> None:
     with pytest.raises(LengthError):
-        strip_crcs(make_format_a(PLAIN)[:-3])
+        strip_crcs(enc.add_crc_format_a(PLAIN)[:-3])
 
 
 @pytest.mark.parametrize("extra", [0, 120])
 def test_format_b_detected_and_stripped(extra: int) -> None:
     frame = bytearray(PLAIN + bytes(range(extra)))
     frame[0] = len(frame) - 1
-    framed = make_format_b(bytes(frame))
+    framed = enc.add_crc_format_b(bytes(frame))
     assert strip_crcs(framed) == (bytes(frame), "B")
     assert strip_crcs(framed, "B") == (bytes(frame), "B")
 
 
 def test_format_b_bad_crc_when_told() -> None:
-    framed = bytearray(make_format_b(PLAIN))
+    framed = bytearray(enc.add_crc_format_b(PLAIN))
     framed[-1] ^= 0xFF
     with pytest.raises(CrcError):
         strip_crcs(bytes(framed), "B")

@@ -480,6 +480,67 @@ def test_counters_are_bounded() -> None:
         counters.check("C", 50)
 
 
+def test_counters_survive_a_snapshot_and_restore() -> None:
+    counters = FrameCounters()
+    counters.check(EUI, 100)
+    counters.check("dev-0a", 7)  # a The Things Stack device ID (an uplink without dev_eui)
+    counters.check(EUI, 101)
+    snapshot = counters.to_json()
+    assert snapshot == {"dev-0a": 7, EUI: 101}
+    assert list(snapshot) == ["dev-0a", EUI]  # least recently heard first
+    restored = FrameCounters()
+    restored.restore(json.loads(json.dumps(snapshot)))
+    assert restored.to_json() == snapshot
+    with pytest.raises(OmsError) as caught:
+        restored.check(EUI, 101)
+    assert caught.value.code == "duplicate"
+    with pytest.raises(OmsError) as caught:
+        restored.check(EUI, 50)
+    assert caught.value.code == "replay"
+    restored.check(EUI, 102)
+    restored.check("dev-0a", 3)  # below RESTART_F_CNT after a higher one: the device rejoined
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, [], "x", 5, {EUI: "100"}, {EUI: 1.5}, {EUI: True}, {EUI: -1}, {EUI: 2**32}, {EUI: None}],
+)
+def test_restore_of_malformed_data_starts_empty(data: object) -> None:
+    counters = FrameCounters()
+    counters.check(EUI, 100)
+    counters.restore(data)
+    assert counters.to_json() == {}
+    counters.check(EUI, 100)  # nothing remembered: not a duplicate
+
+
+def test_restore_keeps_the_well_formed_counters_only() -> None:
+    counters = FrameCounters()
+    counters.restore(
+        {
+            EUI: 0xFFFF_FFFF,
+            "70B3D5-FFFE0000A2": 1,  # not normalised
+            EUI[:-1]: 1,  # 15 digits
+            EUI + "0": 1,
+            "70B3D5FFFE0000G1": 1,  # not hex
+            "Dev-A": 1,  # upper case: no TTS device ID
+            "-dev": 1,
+            "a" * 37: 1,
+            "a-" * 18 + "a": 1,  # 37 characters
+            "ab": 1,
+            "a" * 36: 2,
+            "": 1,
+            "dev-0b": 0,
+        }
+    )
+    assert counters.to_json() == {EUI: 0xFFFF_FFFF, "a" * 36: 2, "dev-0b": 0}
+
+
+def test_restore_is_bounded_and_keeps_the_newest() -> None:
+    counters = FrameCounters(max_devices=2)
+    counters.restore({f"{i:016X}": i for i in range(5)})
+    assert counters.to_json() == {f"{3:016X}": 3, f"{4:016X}": 4}
+
+
 # --------------------------------------------------------------------------- mapping
 
 

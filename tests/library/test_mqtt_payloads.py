@@ -11,7 +11,7 @@ from custom_components.oms.omslib.dedup import MAX_RECEIVERS_PER_ENTRY, Deduplic
 from custom_components.oms.omslib.frame import Frame
 from custom_components.oms.omslib.mqtt_payloads import MAX_PAYLOAD, PayloadError, parse_payload, receiver_name
 from tests import encoder as enc
-from tests.sims.sim_telegrams import crc_en13757, format_a, format_b, telegram
+from tests.sims.sim_telegrams import rtl433_format_a_quirk, telegram
 
 FRAME = telegram(26, ident="31415926", mfct="KAM", medium=0x16)
 HEX = FRAME.hex().upper()
@@ -54,7 +54,7 @@ def test_plain_hex(payload: bytes | str) -> None:
     assert frame.receiver_id == TOPIC
 
 
-@pytest.mark.parametrize("framed", [format_a(FRAME), format_b(FRAME)])
+@pytest.mark.parametrize("framed", [enc.add_crc_format_a(FRAME), enc.add_crc_format_b(FRAME)])
 def test_hex_with_dll_crcs_is_passed_on_as_is(framed: bytes) -> None:
     assert parse(framed.hex()).raw == framed
 
@@ -73,7 +73,7 @@ def test_wired_long_frame_gets_mode_mbus() -> None:
     assert (frame.raw, frame.link_mode) == (WIRED, "mbus")
 
 
-@pytest.mark.parametrize("framed", [FRAME, format_a(FRAME), format_b(FRAME), WIRED])
+@pytest.mark.parametrize("framed", [FRAME, enc.add_crc_format_a(FRAME), enc.add_crc_format_b(FRAME), WIRED])
 def test_binary_frame(framed: bytes) -> None:
     frame = parse(framed)
     assert frame.raw == framed
@@ -98,8 +98,8 @@ def test_esphome_v4_mqtt_raw_json() -> None:
 
 
 def test_esphome_v4_without_address_and_c_mode() -> None:
-    frame = parse(json.dumps({"mode": "C", "rssi": -90, "frame": format_b(FRAME).hex().upper()}))
-    assert (frame.raw, frame.rssi_dbm, frame.link_mode) == (format_b(FRAME), -90.0, "C1")
+    frame = parse(json.dumps({"mode": "C", "rssi": -90, "frame": enc.add_crc_format_b(FRAME).hex().upper()}))
+    assert (frame.raw, frame.rssi_dbm, frame.link_mode) == (enc.add_crc_format_b(FRAME), -90.0, "C1")
 
 
 @pytest.mark.parametrize(("mode", "label"), [("T1", "T1"), ("C1", "C1")])
@@ -167,8 +167,7 @@ def test_rtl433_event() -> None:
 
 
 def test_rtl433_event_format_a_quirk() -> None:
-    last = 10 + 16 * ((FRAME[0] - 10) // 16)
-    quirky = bytes([FRAME[0] - 2]) + FRAME[1:] + crc_en13757(FRAME[last:]).to_bytes(2, "big")
+    quirky = rtl433_format_a_quirk(FRAME)
     assert parse(rtl433_event(quirky.hex(), mode="C"), "rtl_433/pi/events").raw == FRAME
 
 

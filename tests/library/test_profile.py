@@ -35,37 +35,40 @@ def _profile(apl_hex: str) -> tuple[Record, Series]:
 # --------------------------------------------------------------------------- known answers (issue 12)
 
 
-def test_known_answer_forward_profile_f27() -> None:
-    """EN 13757-3 F.2.7: hourly increments after the base, accumulated forward."""
-    record, series = _profile("84046D00204111 8B0415003012 8D04951F056901030211")
+@pytest.mark.parametrize(
+    ("apl_hex", "kind", "readings"),
+    [
+        pytest.param(
+            "84046D00204111 8B0415003012 8D04951F056901030211",
+            "forward",
+            [("00", 12300.0), ("01", 12300.3), ("02", 12300.5), ("03", 12301.6)],
+            id="F.2.7-forward",
+        ),
+        pytest.param(
+            "84046D00234111 8B0415163012 8D049513056901110203",
+            "inverse",
+            [("03", 12301.6), ("02", 12300.5), ("01", 12300.3), ("00", 12300.0)],
+            id="F.2.8-inverse",
+        ),
+    ],
+)
+def test_known_answer_hourly_profile(apl_hex: str, kind: str, readings: list[tuple[str, float]]) -> None:
+    """EN 13757-3 F.2.7 (hourly increments after the base, accumulated forward) and F.2.8 (youngest
+    first, older = younger − increment); ``readings`` are (hour of 2010-01-01, m³), the base first."""
+    record, series = _profile(apl_hex)
     assert record.storage == 8
-    assert record.value == bytes.fromhex("6901030211")  # the raw profile stays the record's value
+    assert record.value == bytes.fromhex(apl_hex[-10:])  # the raw profile stays the record's value
     assert (series.kind, series.mode, series.step, series.quantity, series.unit) == (
-        "forward",
+        kind,
         "increment",
         "PT1H",
         "volume",
         "m³",
     )
     assert series.reason is None
-    assert series.base == SeriesPoint("2010-01-01T00:00:00", 12300.0)
-    assert series.points == (
-        SeriesPoint("2010-01-01T01:00:00", 12300.3),
-        SeriesPoint("2010-01-01T02:00:00", 12300.5),
-        SeriesPoint("2010-01-01T03:00:00", 12301.6),
-    )
-
-
-def test_known_answer_inverse_profile_f28() -> None:
-    """EN 13757-3 F.2.8: youngest first, older = younger − increment."""
-    _, series = _profile("84046D00234111 8B0415163012 8D049513056901110203")
-    assert (series.kind, series.mode, series.reason) == ("inverse", "increment", None)
-    assert series.base == SeriesPoint("2010-01-01T03:00:00", 12301.6)
-    assert series.points == (
-        SeriesPoint("2010-01-01T02:00:00", 12300.5),
-        SeriesPoint("2010-01-01T01:00:00", 12300.3),
-        SeriesPoint("2010-01-01T00:00:00", 12300.0),
-    )
+    expected = [SeriesPoint(f"2010-01-01T{hour}:00:00", value) for hour, value in readings]
+    assert series.base == expected[0]
+    assert series.points == tuple(expected[1:])
 
 
 def test_known_answer_annex_g_whole_telegram() -> None:

@@ -161,24 +161,23 @@ def test_extension_byte_missing() -> None:
         vif.resolve(b"\xfd\xfd")
 
 
-def test_plain_text_libmbus_order() -> None:
-    # Elvaco CMa10: 02 FC 03 48 52 25 74 D4 11 -> "%RH", VIFE 74 (x10^-2)
-    data = bytes.fromhex("02FC0348522574D411")
+@pytest.mark.parametrize(
+    "hex_record",
+    [
+        # Elvaco CMa10 (libmbus order): 02 FC 03 48 52 25 74 D4 11 -> "%RH", VIFE 74 (x10^-2)
+        pytest.param("02FC0348522574D411", id="libmbus-order"),
+        # EN 13757-3 C.2: VIF FC, VIFE 74, then LVAR 03 "HR%", then int16 data
+        pytest.param("02FC7403485225D411", id="standard-order"),
+    ],
+)
+def test_plain_text_unit(hex_record: str) -> None:
+    data = bytes.fromhex(hex_record)
     ts, te, vs, ve, end = vif.split_plain_text(data, 1, len(data), 2)
     assert data[ts:te] == b"HR%"
     assert data[vs:ve] == b"\x74"
     assert end == 7
     got = vif.resolve(data[1:2], "%RH", data[vs:ve])
     assert (got.quantity, got.unit, got.exponent) == ("plain_text_unit", "%RH", -2)
-
-
-def test_plain_text_standard_order() -> None:
-    # EN 13757-3 C.2: VIF FC, VIFE 74, then LVAR 03 "HR%", then int16 data
-    data = bytes.fromhex("02FC7403485225D411")
-    ts, te, vs, ve, end = vif.split_plain_text(data, 1, len(data), 2)
-    assert data[ts:te] == b"HR%"
-    assert data[vs:ve] == b"\x74"
-    assert end == 7
 
 
 def test_plain_text_without_vife() -> None:

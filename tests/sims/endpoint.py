@@ -235,6 +235,23 @@ class TcpEndpoint(Endpoint):
             await self._server.wait_closed()
 
 
+def have_pty() -> bool:
+    """Whether this machine can open a pseudo-terminal (a chroot without /dev/pts cannot)."""
+    try:
+        master, slave = os.openpty()
+        os.ttyname(slave)
+    except OSError:
+        return False
+    os.close(master)
+    os.close(slave)
+    return True
+
+
+def open_endpoint(sim: SimDevice) -> PtyEndpoint | TcpEndpoint:
+    """A pseudo-terminal for ``sim``, or a TCP socket where there are no ptys."""
+    return PtyEndpoint(sim) if have_pty() else TcpEndpoint(sim)
+
+
 def crc16_x25_bitwise(data: bytes) -> int:
     """CRC-16/X-25, bit by bit (independent of the library's table-free version)."""
     crc = 0xFFFF

@@ -8,8 +8,9 @@ for modes not in :attr:`CulSim.modes`), and ``X21`` by starting reception.
 
 from __future__ import annotations
 
+from tests.encoder import add_crc_format_a, add_crc_format_b
+
 from .endpoint import SimDevice
-from .sim_telegrams import format_a, format_b
 
 MODE_REPLIES = {b"brt": b"TMODE", b"brc": b"CMODE", b"brs": b"SMODE"}
 
@@ -22,9 +23,9 @@ def rssi_byte(dbm: float) -> int:
 def cul_line(frame: bytes, fmt: str = "A", *, rssi_dbm: float = -70.0, lqi: int = 0x30) -> bytes:
     """The culfw line (CRLF included) for a CRC-free ``frame``: CRCs inserted, LQI and RSSI appended."""
     if fmt == "A":
-        prefix, raw = b"b", format_a(frame)
+        prefix, raw = b"b", add_crc_format_a(frame)
     else:
-        prefix, raw = b"bY", format_b(frame)
+        prefix, raw = b"bY", add_crc_format_b(frame)
     return prefix + (raw + bytes([lqi, rssi_byte(rssi_dbm)])).hex().upper().encode() + b"\r\n"
 
 

@@ -16,10 +16,11 @@ from custom_components.oms.omslib.receivers.base import (
 )
 from custom_components.oms.omslib.receivers.cul import CulReceiver, cul_rssi, parse_cul_line
 from custom_components.oms.omslib.receivers.lines import BadLine
+from tests import encoder as enc
 from tests.sims.endpoint import PtyEndpoint, TcpEndpoint
 from tests.sims.sim_collector import FAST, Collector, wait_until
 from tests.sims.sim_cul import CulSim, cul_line
-from tests.sims.sim_telegrams import format_a, format_b, telegram
+from tests.sims.sim_telegrams import telegram
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")  # the TCP test talks to 127.0.0.1
 
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")  # the TCP test talks to 
 @pytest.mark.parametrize("payload", [0, 1, 5, 6, 7, 21, 22, 23, 38, 60, 120, 200])
 def test_strip_format_a(payload: int) -> None:
     frame = telegram(payload, seed=payload)
-    on_air = format_a(frame)
+    on_air = enc.add_crc_format_a(frame)
     assert len(on_air) == format_a_length(frame[0])
     assert strip_block_crcs(on_air, "A") == frame
     assert add_block_crcs(frame, "A") == on_air
@@ -38,7 +39,7 @@ def test_strip_format_a(payload: int) -> None:
 @pytest.mark.parametrize("payload", [0, 1, 50, 115, 116, 117, 118, 119, 160, 240])
 def test_strip_format_b(payload: int) -> None:
     frame = telegram(payload, seed=payload)
-    on_air = format_b(frame)
+    on_air = enc.add_crc_format_b(frame)
     assert on_air[0] == len(on_air) - 1
     assert strip_block_crcs(on_air, "B") == frame
     assert add_block_crcs(frame, "B") == on_air
@@ -48,7 +49,7 @@ def test_strip_format_b(payload: int) -> None:
 @pytest.mark.parametrize("position", [0, 5, 11, 20, -1, -3])
 def test_bad_crc_is_detected_everywhere(fmt: str, position: int) -> None:
     frame = telegram(140)
-    on_air = bytearray(format_a(frame) if fmt == "A" else format_b(frame))
+    on_air = bytearray(enc.add_crc_format_a(frame) if fmt == "A" else enc.add_crc_format_b(frame))
     if position == 0 and fmt == "B":
         position = 1  # flipping L in format B is a length error, tested below
     on_air[position] ^= 0x01
@@ -62,9 +63,9 @@ def test_bad_crc_is_detected_everywhere(fmt: str, position: int) -> None:
 def test_wrong_lengths() -> None:
     frame = telegram(30)
     with pytest.raises(LengthError):
-        strip_block_crcs(format_a(frame)[:-1], "A")
+        strip_block_crcs(enc.add_crc_format_a(frame)[:-1], "A")
     with pytest.raises(LengthError):
-        strip_block_crcs(format_b(frame) + b"\x00", "B")
+        strip_block_crcs(enc.add_crc_format_b(frame) + b"\x00", "B")
     with pytest.raises(LengthError):
         strip_block_crcs(b"", "A")
     with pytest.raises(LengthError):

@@ -19,9 +19,7 @@ from tests.sims.amber import command as amber_command
 from tests.sims.endpoint import crc16_x25_bitwise
 from tests.sims.im871a import hci
 from tests.sims.iu891a import message as wimod_message
-
-FRAME = bytes.fromhex("1844AE4C4455223368077A55000000041389E20100023B0000")
-FRAME2 = bytes.fromhex("104493157856341233037A2A0000002F2F")
+from tests.sims.sim_telegrams import FRAME, FRAME2
 
 
 def chunks(data: bytes, rng: random.Random) -> list[bytes]:
@@ -35,9 +33,15 @@ def chunks(data: bytes, rng: random.Random) -> list[bytes]:
 
 
 def run(
-    framer: Framer[Any], stream: bytes, rng: random.Random | None = None, stats: FramerStats | None = None
+    framer: Framer[Any],
+    stream: bytes,
+    rng: random.Random | None = None,
+    stats: FramerStats | None = None,
+    buffer: bytearray | None = None,
 ) -> list[Any]:
-    buffer = bytearray()
+    """The messages ``framer`` finds in ``stream``, fed whole or (``rng``) in random pieces of 1-40
+    bytes; what it leaves undecoded stays in ``buffer`` when one is given."""
+    buffer = bytearray() if buffer is None else buffer
     out: list[Any] = []
     for piece in chunks(stream, rng) if rng else [stream]:
         buffer += piece
@@ -87,12 +91,8 @@ def test_hci_garbage_split_and_bad_crc() -> None:
     bad[10] ^= 0xFF
     stream = b"\x00\x11garbage\xa5\xa5" + good + bytes(bad) + b"\xa5\x77" + good + b"\xa5"
     for seed in range(20):
-        stats = FramerStats()
-        buffer = bytearray()
-        msgs = []
-        for piece in chunks(stream, random.Random(seed)):
-            buffer += piece
-            msgs += im871a.feed_hci(buffer, stats)
+        stats, buffer = FramerStats(), bytearray()
+        msgs = run(im871a.feed_hci, stream, random.Random(seed), stats, buffer)
         assert [m.payload for m in msgs] == [FRAME[1:], FRAME[1:]]
         assert stats.bad_checksum >= 1
         assert buffer == b"\xa5"  # a partial message stays
@@ -152,12 +152,8 @@ def test_wimod_garbage_split_and_bad_crc() -> None:
     bad[12] ^= 0x01
     stream = b"junk" + good + bytes(bad) + b"\xdb\x01\xc0" + good + b"\xc0\x09\x20"
     for seed in range(20):
-        stats = FramerStats()
-        buffer = bytearray()
-        msgs = []
-        for piece in chunks(stream, random.Random(seed)):
-            buffer += piece
-            msgs += iu891a.feed_wimod(buffer, stats)
+        stats, buffer = FramerStats(), bytearray()
+        msgs = run(iu891a.feed_wimod, stream, random.Random(seed), stats, buffer)
         assert [m.payload[8:] for m in msgs] == [FRAME, FRAME]
         assert stats.bad_checksum >= 1
         assert buffer == b"\x09\x20"
@@ -180,12 +176,8 @@ def test_amber_data_ind_garbage_and_bad_checksum() -> None:
     bad[5] ^= 0x10
     stream = b"abc" + good + bytes(bad) + b"\x00\x01" + good + b"\xff\x03"
     for seed in range(20):
-        stats = FramerStats()
-        buffer = bytearray()
-        msgs = []
-        for piece in chunks(stream, random.Random(seed)):
-            buffer += piece
-            msgs += amber.feed_amber(buffer, stats)
+        stats, buffer = FramerStats(), bytearray()
+        msgs = run(amber.feed_amber, stream, random.Random(seed), stats, buffer)
         assert [(m.cmd, m.payload) for m in msgs] == [(3, FRAME[1:] + b"\x1c")] * 2
         assert stats.bad_checksum >= 1
         assert buffer == b"\xff\x03"
@@ -218,10 +210,7 @@ def test_amber_rssi_to_dbm() -> None:
 def test_rc1180_frames_with_rssi_and_resync() -> None:
     stream = b"\x00\x01\x02" + FRAME + b"\x80" + b"e" + FRAME2 + b"\x90" + FRAME[:5]
     buffer = bytearray()
-    out = []
-    for piece in chunks(stream, random.Random(5)):
-        buffer += piece
-        out += rc1180.feed_rc1180(buffer)
+    out = run(rc1180.feed_rc1180, stream, random.Random(5), buffer=buffer)
     assert [(f.raw, f.rssi) for f in out] == [(FRAME, 0x80), (FRAME2, 0x90)]
     assert bytes(buffer) == FRAME[:5]
     assert [f.raw for f in run(rc1180.feed_rc1180_no_rssi, FRAME + FRAME2)] == [FRAME, FRAME2]

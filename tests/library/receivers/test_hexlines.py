@@ -10,9 +10,10 @@ import pytest
 from custom_components.oms.omslib.receivers.base import PortOpenError
 from custom_components.oms.omslib.receivers.hexlines import HexLineReceiver, parse_hex_line
 from custom_components.oms.omslib.receivers.lines import MAX_LINE, BadLine
+from tests import encoder as enc
 from tests.sims.sim_collector import FAST, Collector, wait_until
 from tests.sims.sim_lines import LineServer
-from tests.sims.sim_telegrams import format_a, telegram
+from tests.sims.sim_telegrams import telegram
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -78,9 +79,9 @@ def test_json(obj: dict[str, object], rssi: float | None, mode: str | None) -> N
 
 
 def test_frames_with_crcs_pass_through() -> None:
-    parsed = parse_hex_line(format_a(FRAME).hex())
+    parsed = parse_hex_line(enc.add_crc_format_a(FRAME).hex())
     assert parsed is not None
-    assert parsed.raw == format_a(FRAME)
+    assert parsed.raw == enc.add_crc_format_a(FRAME)
 
 
 @pytest.mark.parametrize("line", ["", "   ", "# a comment", "#" + HEX])

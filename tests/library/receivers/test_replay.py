@@ -17,8 +17,9 @@ from custom_components.oms.omslib.receivers.replay import (
     parse_capture_line,
     schedule,
 )
+from tests import encoder as enc
 from tests.sims.sim_collector import Collector, wait_until
-from tests.sims.sim_telegrams import format_b, telegram
+from tests.sims.sim_telegrams import telegram
 
 A = telegram(20, ident="00000001")
 B = telegram(30, ident="00000002")
@@ -33,7 +34,7 @@ def test_line_forms() -> None:
     assert parse_capture_line(f"0x{A.hex()}  \r\n") == CaptureEntry(A)
     assert parse_capture_line("  # comment") is None
     assert parse_capture_line("") is None
-    with_crc = format_b(A)
+    with_crc = enc.add_crc_format_b(A)
     entry = parse_capture_line(with_crc.hex())
     assert entry is not None
     assert entry.raw == with_crc  # CRCs are left to the decoder

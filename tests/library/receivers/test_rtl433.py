@@ -17,7 +17,7 @@ from custom_components.oms.omslib.receivers.rtl433 import (
 )
 from tests.sims.sim_collector import FAST, Collector, wait_until
 from tests.sims.sim_lines import LineServer, command
-from tests.sims.sim_telegrams import crc_en13757, telegram
+from tests.sims.sim_telegrams import rtl433_format_a_quirk, telegram
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -36,13 +36,6 @@ def json_line(data: str, mode: str = "T", model: str = "Wireless-MBus") -> str:
     )
 
 
-def quirky_hex(frame: bytes) -> str:
-    """How some rtl_433 versions print a format A frame: L-2, the data, then the last block's CRC."""
-    last = 10 + 16 * ((frame[0] - 10) // 16)
-    crc = crc_en13757(frame[last:]).to_bytes(2, "big")
-    return (bytes([frame[0] - 2]) + frame[1:] + crc).hex()
-
-
 @pytest.mark.parametrize(("mode", "label"), [("T", "T1"), ("C", "C1"), ("S", "S1"), ("R", None)])
 def test_json_line(mode: str, label: str | None) -> None:
     frame = telegram(40)
@@ -57,7 +50,7 @@ def test_json_line(mode: str, label: str | None) -> None:
 @pytest.mark.parametrize("payload", [1, 6, 7, 22, 23, 60])
 def test_format_a_length_quirk_is_undone(payload: int) -> None:
     frame = telegram(payload)
-    assert rtl433_frame(quirky_hex(frame)) == frame
+    assert rtl433_frame(rtl433_format_a_quirk(frame).hex()) == frame
 
 
 def test_other_l_mismatch_is_fixed() -> None:
@@ -126,7 +119,7 @@ async def test_receiver_on_a_command(tmp_path: Path) -> None:
         + "\n"
         + json_line("00", model="Acurite-Tower")
         + "\n{broken\n"
-        + json_line(quirky_hex(frames[1]), "T")
+        + json_line(rtl433_format_a_quirk(frames[1]).hex(), "T")
         + "\n"
     )
     got = Collector()

@@ -29,9 +29,8 @@ from tests.sims.im871a import Im871aSim
 from tests.sims.iu891a import Iu891aSim
 from tests.sims.rc1180 import Rc1180Sim
 from tests.sims.sim_cul import CulSim
+from tests.sims.sim_telegrams import FRAME, FRAME2
 
-FRAME = bytes.fromhex("1844AE4C4455223368077A55000000041389E20100023B0000")
-FRAME2 = bytes.fromhex("104493157856341233037A2A0000002F2F")
 FAST = StreamTiming(response_timeout=0.25, reconnect_min=0.02, reconnect_max=0.1, keepalive_interval=None)
 
 
