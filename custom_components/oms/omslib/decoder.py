@@ -8,8 +8,6 @@ would be a bug.
 
 from __future__ import annotations
 
-from typing import Any
-
 from .afl import AFL_CI, Afl, FragmentBuffer, parse_afl
 from .apl import Apl, msb_first_to_lsb_first, parse_apl
 from .compact import FormatCache, parse_compact
@@ -210,20 +208,34 @@ class Decoder:
     # -- shared -----------------------------------------------------------------
 
     def _finish(
-        self, header: Header, tpl: Tpl, frame: bytes, tpdu: bytes, tpl_offset: int, *rest: Any
+        self,
+        header: Header,
+        tpl: Tpl,
+        frame: bytes,
+        tpdu: bytes,
+        tpl_offset: int,
+        iv_address: bytes,
+        id_bytes: bytes,
+        afl: Afl | None,
+        decrypted: bool,
+        guessed: bool = False,
     ) -> Telegram:
-        """The OMS decoding of the transport layer on, through a manufacturer driver when one knows
-        this meter (drivers/)."""
+        """The OMS decoding of the transport layer on (:meth:`_finish_oms`), through a manufacturer
+        driver when one knows this meter (drivers/)."""
         driver = find_driver(header, frame, tpl_offset)
         if driver is None:
-            return self._finish_oms(header, tpl, frame, tpdu, tpl_offset, *rest)
+            return self._finish_oms(
+                header, tpl, frame, tpdu, tpl_offset, iv_address, id_bytes, afl, decrypted, guessed
+            )
         return run_driver(
             driver,
             header,
             frame,
             tpl_offset,
             tpl.payload_offset,
-            lambda: self._finish_oms(header, tpl, frame, tpdu, tpl_offset, *rest),
+            lambda: self._finish_oms(
+                header, tpl, frame, tpdu, tpl_offset, iv_address, id_bytes, afl, decrypted, guessed
+            ),
             self.keyring.key_for(header.address.id),
             lambda key: Decoder(Keyring({}, default=key)).decode(frame),
         )
