@@ -295,6 +295,7 @@ class OmsHub:
                 on_state=self._on_state,
                 network=self.entry.data.get(CONF_LPWAN_NETWORK, "auto"),
                 mapping=lambda: lpwan_mapping(self.entry),
+                store_key=f"{DOMAIN}.{self.entry.entry_id}.lpwan",
             )
         if kind == KIND_MQTT:
             return MqttReceiver(

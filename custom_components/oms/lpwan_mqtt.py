@@ -8,7 +8,10 @@ per message).
 The library's :class:`~.omslib.lpwan.LpwanFramer` turns each uplink into a
 wM-Bus frame (frame-counter duplicate / replay check, bridge reassembly,
 payload sniffing, the DevEUI -> meter mapping from the entry's meter subentries)
-that goes to the hub like any radio frame. Every DevEUI heard is remembered in
+that goes to the hub like any radio frame. The frame counters are kept in the store
+``oms.<entry_id>.lpwan`` (restored before the subscription, saved within
+:data:`~.const.TRUST_SAVE_DELAY` of a change and on stop), so an old uplink replayed
+after a restart is still rejected. Every DevEUI heard is remembered in
 :attr:`LpwanReceiver.devices` (for the add-meter step and the diagnostic sensors);
 uplinks that are not OMS are counted by reason, never raised.
 """
@@ -22,7 +25,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.storage import Store
 
 from .const import (
     CONF_DEV_EUI,
@@ -31,14 +35,16 @@ from .const import (
     CONF_METER_ID,
     CONF_VERSION,
     KIND_LPWAN,
+    STORAGE_VERSION,
     SUBENTRY_METER,
+    TRUST_SAVE_DELAY,
 )
 from .mqtt import MqttReceiver
 from .omslib.errors import OmsError
 from .omslib.frame import Frame
-from .omslib.lpwan import DeviceMapping, DuplicateUplinkError, LpwanFramer
+from .omslib.lpwan import DeviceMapping, DuplicateUplinkError, LpwanFramer, ReplayError
 from .omslib.lpwan_uplink import Network, NotUplinkError, Uplink, normalize_eui, parse_uplink
-from .omslib.receivers import FrameCallback, LinkMode, StateCallback
+from .omslib.receivers import FrameCallback, LinkMode, ReceiverInfo, StateCallback
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -93,7 +99,10 @@ def lpwan_mapping(entry: ConfigEntry) -> dict[str, DeviceMapping]:
 
 
 class LpwanReceiver(MqttReceiver):
-    """Uplinks of one network server under one topic filter (``device``)."""
+    """Uplinks of one network server under one topic filter (``device``).
+
+    With ``store_key`` the frame counters are kept in that store across restarts and reloads.
+    """
 
     kind = KIND_LPWAN
     model = "LoRaWAN / mioty network server"
@@ -110,6 +119,7 @@ class LpwanReceiver(MqttReceiver):
         link_mode: LinkMode = "c1t1",
         receiver_id: str = "",
         on_device: Callable[[LpwanDevice], None] | None = None,
+        store_key: str | None = None,
     ) -> None:
         super().__init__(
             hass, device, on_frame=on_frame, on_state=on_state, link_mode=link_mode, receiver_id=receiver_id
@@ -123,6 +133,44 @@ class LpwanReceiver(MqttReceiver):
         self.reasons: Counter[str] = Counter()
         self.duplicates = 0
         self._on_device = on_device
+        self._store: Store[dict[str, int]] | None = (
+            Store(hass, STORAGE_VERSION, store_key) if store_key else None
+        )
+        self._save_due: float | None = None
+        """Loop time by which the last change is written; None while the counters are as loaded."""
+
+    async def start(self) -> ReceiverInfo:
+        """Restore the stored frame counters, then subscribe (before the first uplink can arrive)."""
+        counters = self.framer.counters
+        if self._store is not None and counters is not None and not self._unsubscribe:
+            counters.restore(await self._store.async_load())
+            self._save_due = None
+        return await super().start()
+
+    async def stop(self) -> None:
+        """Unsubscribe, then write the frame counters if they changed. Idempotent."""
+        await super().stop()
+        counters = self.framer.counters
+        if self._store is not None and counters is not None and self._save_due is not None:
+            self._save_due = None
+            await self._store.async_save(counters.to_json())
+
+    @callback
+    def _counters_changed(self, uplink: Uplink) -> None:
+        """Save the frame counters at most :data:`~.const.TRUST_SAVE_DELAY` s after the first unsaved change.
+
+        The snapshot is taken now: Home Assistant 2025.x builds the data in a worker thread. The
+        deadline is fixed, so steady uplinks cannot postpone the write; a write still pending when
+        Home Assistant stops is made by the store's final write.
+        """
+        counters = self.framer.counters
+        if self._store is None or counters is None or uplink.f_cnt is None:
+            return
+        now = self.hass.loop.time()
+        if self._save_due is None or now >= self._save_due:
+            self._save_due = now + TRUST_SAVE_DELAY
+        snapshot = counters.to_json()
+        self._store.async_delay_save(lambda: snapshot, self._save_due - now)
 
     def _device(self, uplink: Uplink) -> LpwanDevice:
         device = self.devices.get(uplink.dev_eui)
@@ -151,6 +199,8 @@ class LpwanReceiver(MqttReceiver):
             self.duplicates += 1  # another gateway path or integration: the frame went on already
             return
         except OmsError as err:
+            if not isinstance(err, ReplayError):  # the frame counter was taken before the payload failed
+                self._counters_changed(uplink)
             self.reasons[err.code] += 1
             self._heard(uplink, None, err.code)
             _LOGGER.debug(
@@ -160,6 +210,7 @@ class LpwanReceiver(MqttReceiver):
         except Exception:  # a bug must not reach the MQTT integration's callback
             _LOGGER.exception("Framing an uplink of %s failed", uplink.dev_eui)
             return
+        self._counters_changed(uplink)
         self._heard(uplink, frame.layout, None)
         gateway = max(
             uplink.receptions, key=lambda r: -999.0 if r.rssi_dbm is None else r.rssi_dbm, default=None

@@ -4,6 +4,9 @@ Two stores per entry (:class:`~.hub.OmsHub` owns them): ``oms.<entry_id>`` holds
 record layout each meter has sent (so its entities exist after a restart, before its next
 telegram) and the names of the remote receivers heard; ``oms.<entry_id>.trust`` holds what
 replay protection and plausibility (:mod:`.omslib.trust`) must remember of each meter.
+A LoRaWAN / mioty entry has a third, ``oms.<entry_id>.lpwan``, that its
+:class:`~.lpwan_mqtt.LpwanReceiver` owns: the last frame counter per DevEUI
+(:meth:`.omslib.lpwan.FrameCounters.to_json`).
 """
 
 from __future__ import annotations

@@ -314,6 +314,13 @@ class FragmentAssembler:
 RESTART_F_CNT = 16
 """A counter this low after a higher one is a device that rejoined or restarted, not a replay."""
 
+MAX_F_CNT = 0xFFFF_FFFF
+"""The largest frame counter :meth:`FrameCounters.restore` takes back (LoRaWAN's FCnt has 32 bits)."""
+
+_STORED_DEVICE = re.compile(r"[0-9A-F]{16}|(?=.{3,36}\Z)[a-z0-9](?:-?[a-z0-9])+")
+"""A device key :meth:`FrameCounters.restore` takes back: a DevEUI as :func:`.lpwan_uplink.normalize_eui`
+gives it, or a The Things Stack device ID (3 to 36 lower-case letters, digits and single inner dashes)."""
+
 
 class FrameCounters:
     """Last frame counter per DevEUI: duplicates (several gateways) and replays (bounded)."""
@@ -336,6 +343,34 @@ class FrameCounters:
                 raise ReplayError(f"frame counter {f_cnt} of {dev_eui} after {last}")
         self._last[dev_eui] = f_cnt
         self._last.move_to_end(dev_eui)
+        self._trim()
+
+    def to_json(self) -> dict[str, int]:
+        """A snapshot for storage, least recently heard first (:meth:`restore` takes it back)."""
+        return dict(self._last)
+
+    def restore(self, data: object) -> None:
+        """Replace the counters with a stored :meth:`to_json` snapshot; anything malformed is dropped.
+
+        Kept: a key in the form :func:`.lpwan_uplink.normalize_eui` gives (16 upper-case hex digits, or a
+        The Things Stack device ID) with an integer counter 0 … :data:`MAX_F_CNT`, the last
+        :attr:`max_devices` of them.
+        """
+        self._last.clear()
+        if not isinstance(data, dict):
+            return
+        for dev_eui, f_cnt in data.items():
+            if (
+                isinstance(dev_eui, str)
+                and _STORED_DEVICE.fullmatch(dev_eui)
+                and isinstance(f_cnt, int)
+                and not isinstance(f_cnt, bool)
+                and 0 <= f_cnt <= MAX_F_CNT
+            ):
+                self._last[dev_eui] = f_cnt
+        self._trim()
+
+    def _trim(self) -> None:
         while len(self._last) > self.max_devices:
             self._last.popitem(last=False)
 
