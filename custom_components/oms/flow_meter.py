@@ -7,11 +7,12 @@ checked against its last telegram (:func:`.probe.validate_key`). LoRaWAN / mioty
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import re
 import time
 from typing import Any
 
-from homeassistant.config_entries import SubentryFlowResult
+from homeassistant.config_entries import ConfigSubentry, SubentryFlowResult
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -74,6 +75,24 @@ MEDIA = (
     "other",
 )
 """Media offered when a DevEUI is mapped to a meter (the device-type names of the decode output)."""
+
+
+def _dev_eui_error(eui: str, subentries: Mapping[str, ConfigSubentry], own: str | None = None) -> str | None:
+    """Why ``eui`` (normalized, may be empty) cannot map a meter of this entry, or None.
+
+    A DevEUI maps one meter: another meter subentry of the entry (not ``own``) may not have it.
+    """
+    if not eui:
+        return None
+    if not DEV_EUI.match(eui):
+        return "invalid_dev_eui"
+    if any(
+        normalize_eui(sub.data.get(CONF_DEV_EUI) or "") == eui
+        for sid, sub in subentries.items()
+        if sid != own
+    ):
+        return "dev_eui_taken"
+    return None
 
 
 def _device_label(device: LpwanDevice, now: float) -> str:
@@ -165,8 +184,8 @@ class MeterSubentryFlow(WiredMeterFlow):
                 errors[CONF_METER_ID] = "invalid_meter_id"
             elif meter_id in configured:
                 return self.async_abort(reason="already_configured")
-            elif eui and not DEV_EUI.match(eui):
-                errors[CONF_DEV_EUI] = "invalid_dev_eui"
+            elif dev_eui_error := _dev_eui_error(eui, self._get_entry().subentries):
+                errors[CONF_DEV_EUI] = dev_eui_error
             elif manufacturer and not MANUFACTURER.match(manufacturer):
                 errors[CONF_MANUFACTURER] = "invalid_manufacturer"
             else:
@@ -265,11 +284,15 @@ class MeterSubentryFlow(WiredMeterFlow):
         meter_id: str = subentry.data[CONF_METER_ID]
         hub = self._hub()
         heard = hub.heard.get(meter_id) if hub else None
+        lpwan = entry.data[CONF_KIND] == KIND_LPWAN
         errors: dict[str, str] = {}
         if user_input is not None:
             key, error = validate_key(user_input.get(CONF_KEY, ""), heard, required=False)
+            eui = normalize_eui(user_input.get(CONF_DEV_EUI) or "") if lpwan else ""
             if error:
                 errors[CONF_KEY] = error
+            elif dev_eui_error := _dev_eui_error(eui, entry.subentries, subentry.subentry_id):
+                errors[CONF_DEV_EUI] = dev_eui_error
             else:
                 updates: dict[str, Any] = {CONF_KEY: key.hex()} if key is not None else {}
                 if CONF_MAX_RATE in user_input:
@@ -277,17 +300,25 @@ class MeterSubentryFlow(WiredMeterFlow):
                 data = dict(subentry.data) | updates
                 if user_input.get(REMOVE_KEY) and key is None:
                     data.pop(CONF_KEY, None)
+                if lpwan:  # empty: the meter is no longer mapped (a meter that names itself needs none)
+                    data.pop(CONF_DEV_EUI, None)
+                    if eui:
+                        data[CONF_DEV_EUI] = eui
                 return self.async_update_and_abort(
                     entry, subentry, title=user_input.get(CONF_NAME) or subentry.title, data=data
                 )
-        key_fields: dict[vol.Marker, Any] = {}
+        more_fields: dict[vol.Marker, Any] = {}
         if subentry.data.get(CONF_KEY):
-            key_fields[vol.Optional(REMOVE_KEY, default=False)] = BooleanSelector()
+            more_fields[vol.Optional(REMOVE_KEY, default=False)] = BooleanSelector()
+        if lpwan:
+            more_fields[
+                vol.Optional(CONF_DEV_EUI, description={"suggested_value": subentry.data.get(CONF_DEV_EUI)})
+            ] = TextSelector()
         schema = vol.Schema(
             {
                 vol.Optional(CONF_NAME, default=subentry.title): TextSelector(),
                 vol.Optional(CONF_KEY): secret(),
-                **key_fields,
+                **more_fields,
                 vol.Optional(
                     CONF_MAX_RATE, description={"suggested_value": subentry.data.get(CONF_MAX_RATE)}
                 ): NumberSelector(NumberSelectorConfig(min=0, step="any", mode=NumberSelectorMode.BOX)),

@@ -30,6 +30,7 @@ from custom_components.oms.const import (
     CONF_LPWAN_NETWORK,
     CONF_MANUFACTURER,
     CONF_METER_ID,
+    CONF_NAME,
     CONF_VERSION,
     DOMAIN,
     LPWAN_TOPICS,
@@ -42,7 +43,16 @@ from tests import encoder as enc
 from tests.library.test_lpwan import FPORT1_PAYLOAD, chirpstack, mioty, tts
 
 from . import test_mqtt
-from .conftest import GAS, HEAT, KEY, KEY_HEX, WATER, start_meter_flow, water_records
+from .conftest import (
+    GAS,
+    HEAT,
+    KEY,
+    KEY_HEX,
+    WATER,
+    start_meter_flow,
+    start_meter_reconfigure,
+    water_records,
+)
 from .test_mqtt import _wait_for
 
 mqtt_broker_entry = test_mqtt.mqtt_broker_entry
@@ -332,3 +342,51 @@ async def test_add_meter_by_dev_eui(hass: HomeAssistant, publish: Callable[[str,
         "the mapped meter's reading",
     )
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_dev_eui_changed_in_reconfigure(hass: HomeAssistant) -> None:
+    """A meter's DevEUI can be changed or removed later; one DevEUI maps one meter of the entry."""
+    entry = _entry(hass, "tts")
+    subentry_id = next(sid for sid, sub in entry.subentries.items() if sub.title == "Meter C")
+
+    result = await start_meter_flow(hass, entry.entry_id)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_DEV_EUI: EUI_C.lower(), CONF_METER_ID: "33334444"}
+    )
+    assert result["errors"] == {CONF_DEV_EUI: "dev_eui_taken"}
+
+    result = await start_meter_reconfigure(hass, entry.entry_id, subentry_id)
+    assert result["step_id"] == "reconfigure"
+    field = next(key for key in result["data_schema"].schema if key == CONF_DEV_EUI)
+    assert field.description == {"suggested_value": EUI_C}
+    for typed, error in ((EUI_A.lower(), "dev_eui_taken"), ("12-34", "invalid_dev_eui")):
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {CONF_DEV_EUI: typed}
+        )
+        assert result["errors"] == {CONF_DEV_EUI: error}
+    assert entry.subentries[subentry_id].data[CONF_DEV_EUI] == EUI_C  # nothing saved yet
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_DEV_EUI: "70b3d5fffe0000dd", CONF_NAME: "Meter C"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert dict(entry.subentries[subentry_id].data) == {
+        CONF_METER_ID: "22223333",
+        CONF_DEV_EUI: "70B3D5FFFE0000DD",
+        CONF_DEVICE_TYPE: 0x07,
+    }
+
+    result = await start_meter_reconfigure(hass, entry.entry_id, subentry_id)
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
+    assert result["reason"] == "reconfigure_successful"
+    assert CONF_DEV_EUI not in entry.subentries[subentry_id].data  # no longer mapped
+
+    # a meter of another receiver kind has no DevEUI field
+    other = MockConfigEntry(
+        domain=DOMAIN,
+        data={CONF_DEVICE: "oms/#", CONF_KIND: "mqtt", CONF_LINK_MODE: "c1t1"},
+        subentries_data=[_meter("Water", WATER.id)],
+    )
+    other.add_to_hass(hass)
+    result = await start_meter_reconfigure(hass, other.entry_id, next(iter(other.subentries)))
+    assert CONF_DEV_EUI not in result["data_schema"].schema
