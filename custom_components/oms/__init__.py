@@ -15,6 +15,7 @@ from .issues import async_shell_command_issue
 from .omslib.receivers import ReceiverError
 from .omslib.receivers.base import display_device
 from .probe import runs_shell
+from .storage import async_remove_stores
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -58,8 +59,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: OmsConfigEntry) -> bool
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: OmsConfigEntry) -> None:
-    """Forget the heard meters of a removed receiver."""
+    """Forget the heard meters of a removed receiver and delete its stores."""
     forget_heard_meters(hass, entry.entry_id)
+    await async_remove_stores(hass, entry.entry_id)
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: OmsConfigEntry) -> None:

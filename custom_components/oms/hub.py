@@ -103,7 +103,7 @@ from .omslib.trust import (
 from .omslib.wired import parse_address
 from .poller import MbusPoller
 from .statistics import async_schedule_import as async_schedule_profile_statistics
-from .storage import record_from_json, record_to_json, trust_from_json, trust_to_json
+from .storage import record_from_json, record_to_json, store_key, trust_from_json, trust_to_json
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -174,9 +174,9 @@ class OmsHub:
         self._lost = False
         self._released = False
         """The receivers are stopped for a while (:meth:`async_release`)."""
-        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
+        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, store_key(entry.entry_id))
         self._trust_store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.trust"
+            hass, STORAGE_VERSION, store_key(entry.entry_id, "trust")
         )
         self._trust: dict[str, Any] = {}
         """Trust state by meter ID as stored (each value a fresh dict, never changed in place)."""
@@ -295,7 +295,7 @@ class OmsHub:
                 on_state=self._on_state,
                 network=self.entry.data.get(CONF_LPWAN_NETWORK, "auto"),
                 mapping=lambda: lpwan_mapping(self.entry),
-                store_key=f"{DOMAIN}.{self.entry.entry_id}.lpwan",
+                store_key=store_key(self.entry.entry_id, "lpwan"),
             )
         if kind == KIND_MQTT:
             return MqttReceiver(

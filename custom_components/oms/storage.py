@@ -6,7 +6,7 @@ telegram) and the names of the remote receivers heard; ``oms.<entry_id>.trust`` 
 replay protection and plausibility (:mod:`.omslib.trust`) must remember of each meter.
 A LoRaWAN / mioty entry has a third, ``oms.<entry_id>.lpwan``, that its
 :class:`~.lpwan_mqtt.LpwanReceiver` owns: the last frame counter per DevEUI
-(:meth:`.omslib.lpwan.FrameCounters.to_json`).
+(:meth:`.omslib.lpwan.FrameCounters.to_json`). Removing the entry deletes all three.
 """
 
 from __future__ import annotations
@@ -14,9 +14,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.storage import Store
+
+from .const import DOMAIN, STORAGE_VERSION
 from .models import MeterState
 from .omslib.record import Record
 from .omslib.trust import Freshness, TotalTrack
+
+STORE_PARTS = ("", "trust", "lpwan")
+"""The stores of an entry, by the suffix of their key (see the module docstring)."""
+
+
+def store_key(entry_id: str, part: str = "") -> str:
+    """The storage key of an entry's store: ``oms.<entry_id>`` or ``oms.<entry_id>.<part>``."""
+    return f"{DOMAIN}.{entry_id}.{part}" if part else f"{DOMAIN}.{entry_id}"
+
+
+async def async_remove_stores(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete every store of a removed entry (layouts, trust state, frame counters)."""
+    for part in STORE_PARTS:
+        await Store[dict[str, object]](hass, STORAGE_VERSION, store_key(entry_id, part)).async_remove()
 
 
 def record_meaning(record: Record) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 import logging
 from pathlib import Path
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
@@ -239,13 +240,23 @@ async def setup_entry_added(hass: HomeAssistant, entry: object) -> None:
     await hass.async_block_till_done()
 
 
-async def test_remove_entry_forgets_heard(hass: HomeAssistant, write_capture: Callable[..., str]) -> None:
-    entry = make_entry(write_capture(water_telegram()))
+async def test_remove_entry_forgets_heard_and_deletes_its_stores(
+    hass: HomeAssistant, write_capture: Callable[..., str], hass_storage: dict[str, Any]
+) -> None:
+    entry = make_entry(write_capture(water_telegram(), gas_telegram()), [water_subentry()])
+    hass_storage[f"{DOMAIN}.{entry.entry_id}.lpwan"] = {"version": 1, "key": "x", "data": {}}
+    other = f"{DOMAIN}.some_other_entry"
+    hass_storage[other] = {"version": 1, "key": other, "data": {}}
     await setup_entry(hass, entry)
     assert hass.data[heard_module.DATA_HEARD][entry.entry_id]
+    assert await hass.config_entries.async_unload(entry.entry_id)  # writes what is pending
+    await hass.async_block_till_done()
+    assert {f"{DOMAIN}.{entry.entry_id}", f"{DOMAIN}.{entry.entry_id}.trust"} <= set(hass_storage)
     assert await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.entry_id not in hass.data[heard_module.DATA_HEARD]
+    assert not [key for key in hass_storage if entry.entry_id in key]
+    assert other in hass_storage  # only the removed entry's
 
 
 async def test_plaintext_under_a_keyed_meter_id_is_ignored(
