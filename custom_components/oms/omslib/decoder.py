@@ -219,42 +219,25 @@ class Decoder:
         afl: Afl | None,
         decrypted: bool,
         guessed: bool = False,
+        driver: bool = True,
     ) -> Telegram:
-        """The OMS decoding of the transport layer on (:meth:`_finish_oms`), through a manufacturer
-        driver when one knows this meter (drivers/)."""
-        driver = find_driver(header, frame, tpl_offset)
-        if driver is None:
-            return self._finish_oms(
-                header, tpl, frame, tpdu, tpl_offset, iv_address, id_bytes, afl, decrypted, guessed
+        """The security layer and the records, through a manufacturer driver when one knows this
+        meter (drivers/; ``driver`` False: the OMS decoding alone, which the driver builds on).
+        ``decrypted`` True: ELL AES-CTR opened the frame. ``guessed``: a CRC-free reading of a frame
+        whose CRCs did not check out; it must be complete."""
+        if driver and (found := find_driver(header, frame, tpl_offset)) is not None:
+            return run_driver(
+                found,
+                header,
+                frame,
+                tpl_offset,
+                tpl.payload_offset,
+                lambda: self._finish(
+                    header, tpl, frame, tpdu, tpl_offset, iv_address, id_bytes, afl, decrypted, guessed, False
+                ),
+                self.keyring.key_for(header.address.id),
+                lambda key: Decoder(Keyring({}, default=key)).decode(frame),
             )
-        return run_driver(
-            driver,
-            header,
-            frame,
-            tpl_offset,
-            tpl.payload_offset,
-            lambda: self._finish_oms(
-                header, tpl, frame, tpdu, tpl_offset, iv_address, id_bytes, afl, decrypted, guessed
-            ),
-            self.keyring.key_for(header.address.id),
-            lambda key: Decoder(Keyring({}, default=key)).decode(frame),
-        )
-
-    def _finish_oms(
-        self,
-        header: Header,
-        tpl: Tpl,
-        frame: bytes,
-        tpdu: bytes,
-        tpl_offset: int,
-        iv_address: bytes,
-        id_bytes: bytes,
-        afl: Afl | None,
-        decrypted: bool,
-        guessed: bool = False,
-    ) -> Telegram:
-        """The security layer and the records. ``decrypted`` True: ELL AES-CTR opened the frame.
-        ``guessed``: a CRC-free reading of a frame whose CRCs did not check out; it must be complete."""
         ell_decrypted = decrypted
         encrypted_length = 0
         kind = tpl.payload
