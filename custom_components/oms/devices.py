@@ -22,27 +22,33 @@ from .omslib.telegram import Telegram
 if TYPE_CHECKING:
     from .hub import OmsHub
     from .models import MeterState
+    from .names import Words
 
 FIRMWARE_QUANTITIES = ("firmware_version", "software_version")
 """Records (VIF FD 0E / FD 0F) whose value is the meter's firmware or software version."""
 
 
-def meter_model(manufacturer: str | None, device_type: int | None, version: int | None) -> str | None:
-    """``"Heat cost allocator (QDS, version 0x35)"``: medium, FLAG code and version byte."""
+def meter_model(
+    manufacturer: str | None, device_type: int | None, version: int | None, words: Words | None = None
+) -> str | None:
+    """``"Heat cost allocator (QDS, version 0x35)"``: medium (in ``words``' language), FLAG code and
+    version byte."""
     if device_type is None:
         return None
-    medium = device_type_name(device_type).replace("_", " ").capitalize()
+    name = device_type_name(device_type)
+    medium = name.replace("_", " ") if words is None else (words.medium(name) or name)
+    medium = medium[:1].upper() + medium[1:]
     details = [manufacturer] if manufacturer and manufacturer.isalpha() else []  # "@@@": field 0, no maker
     if version is not None:
         details.append(f"version 0x{version:02X}")
     return f"{medium} ({', '.join(details)})" if details else medium
 
 
-def meter_device_fields(meter: MeterState) -> dict[str, Any]:
+def meter_device_fields(meter: MeterState, words: Words | None = None) -> dict[str, Any]:
     """Manufacturer, model and hardware version of a meter's device (None while unknown)."""
     return {
         "manufacturer": manufacturer_name(meter.manufacturer),
-        "model": meter_model(meter.manufacturer, meter.device_type, meter.version),
+        "model": meter_model(meter.manufacturer, meter.device_type, meter.version, words),
         "hw_version": None if meter.version is None else str(meter.version),
     }
 
@@ -74,7 +80,7 @@ def async_meter_identified(hub: OmsHub, meter: MeterState, telegram: Telegram) -
     device = find_device(hass, entry.entry_id, (DOMAIN, meter.meter_id))
     if device is None:
         return  # not created yet: its entities bring the same fields (entity.meter_device_info)
-    wanted = {k: v for k, v in meter_device_fields(meter).items() if v is not None}
+    wanted = {k: v for k, v in meter_device_fields(meter, hub.words).items() if v is not None}
     if (firmware := firmware_version(telegram)) is not None:
         wanted["sw_version"] = firmware
     changes = {k: v for k, v in wanted.items() if getattr(device, k) != v}

@@ -23,7 +23,7 @@ def meter_device_info(hub: OmsHub, meter: MeterState) -> DeviceInfo:
     info: dict[str, Any] = {
         "identifiers": {(DOMAIN, meter.meter_id)},
         "name": meter.name,
-        **meter_device_fields(meter),  # company name, "medium (CODE, version 0xNN)", version
+        **meter_device_fields(meter, hub.words),  # company name, "medium (CODE, version 0xNN)", version
         "serial_number": meter.meter_id,
     }
     if VIA_DEVICE_ID:

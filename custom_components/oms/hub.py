@@ -89,6 +89,7 @@ from .lpwan_mqtt import LpwanReceiver, lpwan_mapping
 from .meter_trust import judge_telegram
 from .models import FoundMeter, HeardMeter, MeterState, meter_title
 from .mqtt import MqttReceiver, ReceiverStats
+from .names import Words, async_get_words
 from .omslib.decoder import Decoder
 from .omslib.dedup import Deduplicator, DedupResult, telegram_key
 from .omslib.errors import DECRYPTION_ERRORS, OmsError
@@ -174,6 +175,8 @@ class OmsHub:
         self._lost = False
         self._released = False
         """The receivers are stopped for a while (:meth:`async_release`)."""
+        self.words = Words()
+        """Home Assistant's language, loaded at start: names of automatically added meters, device models."""
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, store_key(entry.entry_id))
         self._trust_store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, store_key(entry.entry_id, "trust")
@@ -209,6 +212,7 @@ class OmsHub:
 
     async def async_start(self) -> ReceiverInfo:
         """Load stored record layouts, then start the receiver (raises ReceiverError)."""
+        self.words = await async_get_words(self.hass)
         stored = await self._store.async_load() or {}
         self._layouts = dict(stored.get("meters", {}))
         self._trust = dict(await self._trust_store.async_load() or {})
@@ -687,7 +691,7 @@ class OmsHub:
                     }
                 ),
                 subentry_type=SUBENTRY_METER,
-                title=meter_title(address.manufacturer, address.medium, meter_id),
+                title=meter_title(address.manufacturer, self.words.medium(address.medium), meter_id),
                 unique_id=meter_id,
             ),
         )

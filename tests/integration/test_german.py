@@ -12,7 +12,8 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 import pytest
 
-from custom_components.oms.const import CONF_METER_ID
+from custom_components.oms.const import CONF_METER_ID, DOMAIN
+from custom_components.oms.hub import find_device
 from custom_components.oms.names import DETAIL, ENGLISH, LABEL, Words, async_get_words
 from custom_components.oms.omslib.devices import DEVICE_TYPES
 from custom_components.oms.omslib.record import Record
@@ -106,3 +107,15 @@ async def test_heard_meters_and_default_name_in_german(
     assert result["type"] is FlowResultType.FORM
     name = next(marker for marker in result["data_schema"].schema if str(marker) == "name")
     assert name.default().endswith(f"Wasser {WATER.id}")
+
+
+async def test_automatically_added_meter_and_device_model_in_german(
+    hass: HomeAssistant, write_capture: Callable[..., str]
+) -> None:
+    hass.config.language = "de"
+    entry = make_entry(write_capture(water_telegram(), heat_telegram()), options={"auto_add": True})
+    await setup_entry(hass, entry)
+    assert [s.title for s in entry.subentries.values()] == [f"Kamstrup Wasser {WATER.id}"]
+    device = find_device(hass, entry.entry_id, (DOMAIN, WATER.id))
+    assert device is not None
+    assert device.model == "Wasser (KAM, version 0x1B)"
