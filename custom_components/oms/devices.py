@@ -49,7 +49,7 @@ def meter_device_fields(meter: MeterState, words: Words | None = None) -> dict[s
     return {
         "manufacturer": manufacturer_name(meter.manufacturer),
         "model": meter_model(meter.manufacturer, meter.device_type, meter.version, words),
-        "hw_version": None if meter.version is None else str(meter.version),
+        "hw_version": None if meter.version is None else f"0x{meter.version:02X}",  # as in the model
     }
 
 

@@ -278,7 +278,8 @@ class MeterSubentryFlow(WiredMeterFlow):
         return await self.async_step_meter(user_input)
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Rename a meter or give it a new key (left empty: the key stays as it is)."""
+        """Rename a meter or give it a new key (left empty: the key stays as it is); a LoRaWAN / mioty
+        meter's form (step ``reconfigure_lpwan``) also has its DevEUI."""
         entry = self._get_entry()
         subentry = self._get_reconfigure_subentry()
         meter_id: str = subentry.data[CONF_METER_ID]
@@ -325,8 +326,14 @@ class MeterSubentryFlow(WiredMeterFlow):
             }
         )
         return self.async_show_form(
-            step_id="reconfigure",
+            step_id="reconfigure_lpwan" if lpwan else "reconfigure",
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
             description_placeholders={"meter_id": meter_id},
         )
+
+    async def async_step_reconfigure_lpwan(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """:meth:`async_step_reconfigure` for a meter of a LoRaWAN / mioty receiver (with its DevEUI)."""
+        return await self.async_step_reconfigure(user_input)

@@ -78,7 +78,7 @@ async def test_typed_meter_gets_company_model_and_firmware(
     assert heat is not None
     assert heat.manufacturer == "Qundis GmbH"
     assert heat.model == "Heat (QDS, version 0x35)"
-    assert heat.hw_version == str(0x35)
+    assert heat.hw_version == "0x35"
     sub = entry.subentries["sub_heat"]
     assert (sub.data[CONF_MANUFACTURER], sub.data[CONF_DEVICE_TYPE], sub.data[CONF_VERSION]) == (
         "QDS",

@@ -356,7 +356,7 @@ async def test_dev_eui_changed_in_reconfigure(hass: HomeAssistant) -> None:
     assert result["errors"] == {CONF_DEV_EUI: "dev_eui_taken"}
 
     result = await start_meter_reconfigure(hass, entry.entry_id, subentry_id)
-    assert result["step_id"] == "reconfigure"
+    assert result["step_id"] == "reconfigure_lpwan"
     field = next(key for key in result["data_schema"].schema if key == CONF_DEV_EUI)
     assert field.description == {"suggested_value": EUI_C}
     for typed, error in ((EUI_A.lower(), "dev_eui_taken"), ("12-34", "invalid_dev_eui")):
@@ -389,4 +389,5 @@ async def test_dev_eui_changed_in_reconfigure(hass: HomeAssistant) -> None:
     )
     other.add_to_hass(hass)
     result = await start_meter_reconfigure(hass, other.entry_id, next(iter(other.subentries)))
+    assert result["step_id"] == "reconfigure"
     assert CONF_DEV_EUI not in result["data_schema"].schema
