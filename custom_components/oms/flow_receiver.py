@@ -36,6 +36,7 @@ from .const import (
 )
 from .demo import CAPTURE as DEMO_CAPTURE
 from .flow_fields import pick_or_type
+from .names import Words, async_get_words
 from .omslib.receivers import LINK_MODES, RECEIVERS, ReceiverError, ReceiverInfo
 from .omslib.receivers.base import LINK_MODE_LABELS, display_device
 from .omslib.receivers.lines import SDR_DEVICES, SDR_FREQUENCIES, SDR_GAINS, SdrSettings, parse_sdr
@@ -127,27 +128,32 @@ def receiver_unique_id(info: ReceiverInfo, device: str) -> str:
 DEMO_TITLE = "Demo receiver"
 
 
-def receiver_title(info: ReceiverInfo, kind: str, device: str, port: str | None = None) -> str:
-    """A friendly receiver title (also its device name): "iM871A on /dev/ttyUSB0", "Demo receiver".
+def receiver_title(
+    info: ReceiverInfo, kind: str, device: str, port: str | None = None, words: Words | None = None
+) -> str:
+    """A friendly receiver title (also its device name) in ``words``' language: "iM871A on
+    /dev/ttyUSB0", "Demo receiver".
 
     A replayed capture is named by its file name (the bundled demo capture as the demo receiver).
     """
+    words = words or Words()
     path = device.partition("?")[0]
     if kind == "replay":
         if os.path.abspath(path) == os.path.abspath(DEMO_CAPTURE):
             return DEMO_TITLE
-        return f"Replay of {os.path.basename(path)}"
+        return words.label("replay_of", name=os.path.basename(path))
     if device.startswith("sdr:"):
         return info.model or kind
-    return f"{info.model or kind} on {port or display_device(device)}"
+    return words.label("receiver_on", model=info.model or kind, port=port or display_device(device))
 
 
 async def async_receiver_title(hass: HomeAssistant, info: ReceiverInfo, kind: str, device: str) -> str:
-    """:func:`receiver_title`; a ``/dev/serial/by-id/…`` link is named by the port it points to."""
+    """:func:`receiver_title` in Home Assistant's language; a ``/dev/serial/by-id/…`` link is named by
+    the port it points to."""
     port = None
     if device.startswith("/dev/serial/by-"):
         port = await hass.async_add_executor_job(os.path.realpath, device)
-    return receiver_title(info, kind, device, port)
+    return receiver_title(info, kind, device, port, await async_get_words(hass))
 
 
 async def async_normalize_device(hass: HomeAssistant, device: str) -> str:

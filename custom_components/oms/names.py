@@ -39,6 +39,8 @@ ENGLISH: dict[str, dict[str, str]] = {
         "primary": "primary",
         "secondary": "secondary",
         "unreadable": "cannot be read",
+        "receiver_on": "{model} on {port}",
+        "replay_of": "Replay of {name}",
     },
 }
 """Fallback when a word has no translation (strings.json holds the same English words)."""

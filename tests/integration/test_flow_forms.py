@@ -178,3 +178,9 @@ async def test_friendly_titles(hass: HomeAssistant) -> None:
         await async_receiver_title(hass, replay, "replay", "/tmp/x/capture.txt?rate=5")
         == "Replay of capture.txt"
     )
+    hass.config.language = "de"
+    assert await async_receiver_title(hass, stick, "im871a", "/dev/ttyUSB0") == "iM871A an /dev/ttyUSB0"
+    assert (
+        await async_receiver_title(hass, replay, "replay", "/tmp/x/capture.txt?rate=5")
+        == "Wiedergabe von capture.txt"
+    )
