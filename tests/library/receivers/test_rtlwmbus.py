@@ -314,3 +314,15 @@ def test_a_shell_command_needs_the_explicit_opt_in(device: str) -> None:
     assert RtlWmbusReceiver(device, on_frame=lambda f: None, allow_shell=True).source.kind == "command"
     # the SDR settings still run, as a fixed argument list
     assert RtlWmbusReceiver("default", on_frame=lambda f: None).source.kind == "program"
+
+
+async def test_the_shell_is_refused_where_it_starts_too(tmp_path: Path) -> None:
+    """Defence in depth: a receiver made without the opt-in never starts a shell, even when its source
+    is turned into a command after construction (the check sits where the shell would start)."""
+    marker = tmp_path / "ran"
+    rx = RtlWmbusReceiver("default", timing=FAST, on_frame=lambda f: None)
+    rx.source = RtlWmbusReceiver.source_of(f"cmd:touch {marker}")
+    assert rx.source.kind == "command"
+    with pytest.raises(PortOpenError, match="Shell commands are not allowed"):
+        await rx.start()
+    assert not marker.exists()

@@ -479,6 +479,7 @@ class LineReceiver(StreamReceiver[str]):
             timing=timing,
         )
         self.source = self.source_of(device)
+        self._allow_shell = allow_shell
         if self.source.kind == "command" and not allow_shell:
             raise PortOpenError(
                 "Shell commands are not allowed as a receiver device here; "
@@ -589,7 +590,9 @@ class LineReceiver(StreamReceiver[str]):
             return read_transport
         if source.kind == "program":
             return await self._start_program(protocol, source.argv)
-        return await self._start_command(protocol, source.target)
+        if source.kind == "command":
+            return await self._start_command(protocol, source.target)
+        raise PortOpenError(f"Unknown line source {source.kind!r}")
 
     async def _restart_pause(self) -> None:
         """Before a (re)start: a pipeline that died soon after its start is restarted ever more slowly."""
@@ -604,6 +607,8 @@ class LineReceiver(StreamReceiver[str]):
         self._last_start = time.monotonic()
 
     async def _start_command(self, protocol: asyncio.Protocol, command: str) -> asyncio.BaseTransport:
+        if not self._allow_shell:  # checked again where the shell starts, whatever set the source
+            raise PortOpenError("Shell commands are not allowed as a receiver device here")
         missing = missing_programs(command)
         if missing:
             raise PortOpenError(f"Not found: {', '.join(missing)} (command: {command})")
