@@ -84,7 +84,7 @@ def _dev_eui_error(eui: str, subentries: Mapping[str, ConfigSubentry], own: str 
     """
     if not eui:
         return None
-    if not DEV_EUI.match(eui):
+    if not DEV_EUI.fullmatch(eui):
         return "invalid_dev_eui"
     if any(
         normalize_eui(sub.data.get(CONF_DEV_EUI) or "") == eui
@@ -186,7 +186,7 @@ class MeterSubentryFlow(WiredMeterFlow):
                 return self.async_abort(reason="already_configured")
             elif dev_eui_error := _dev_eui_error(eui, self._get_entry().subentries):
                 errors[CONF_DEV_EUI] = dev_eui_error
-            elif manufacturer and not MANUFACTURER.match(manufacturer):
+            elif manufacturer and not MANUFACTURER.fullmatch(manufacturer):
                 errors[CONF_MANUFACTURER] = "invalid_manufacturer"
             else:
                 self._meter_id = meter_id

@@ -354,12 +354,21 @@ async def test_dev_eui_changed_in_reconfigure(hass: HomeAssistant) -> None:
         result["flow_id"], {CONF_DEV_EUI: EUI_C.lower(), CONF_METER_ID: "33334444"}
     )
     assert result["errors"] == {CONF_DEV_EUI: "dev_eui_taken"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {CONF_DEV_EUI: "70b3d5fffe0000dd", CONF_METER_ID: "33334444", CONF_MANUFACTURER: "KAMX"},
+    )
+    assert result["errors"] == {CONF_MANUFACTURER: "invalid_manufacturer"}
 
     result = await start_meter_reconfigure(hass, entry.entry_id, subentry_id)
     assert result["step_id"] == "reconfigure_lpwan"
     field = next(key for key in result["data_schema"].schema if key == CONF_DEV_EUI)
     assert field.description == {"suggested_value": EUI_C}
-    for typed, error in ((EUI_A.lower(), "dev_eui_taken"), ("12-34", "invalid_dev_eui")):
+    for typed, error in (
+        (EUI_A.lower(), "dev_eui_taken"),
+        ("12-34", "invalid_dev_eui"),
+        (EUI_C + "xyz", "invalid_dev_eui"),  # 16 hex digits and more: not a DevEUI
+    ):
         result = await hass.config_entries.subentries.async_configure(
             result["flow_id"], {CONF_DEV_EUI: typed}
         )
